@@ -1,0 +1,1 @@
+"""VAE clustering with Hydra configs and Optuna sweeps."""

@@ -1,0 +1,47 @@
+"""Validation of a composed config before anything is built or trained.
+
+Each problem becomes one ConfigError paragraph naming the key, the value given and
+what is allowed.
+"""
+from omegaconf import DictConfig, OmegaConf
+
+from src.data import DATASETS
+from src.errors import ConfigError
+from src.models.clustering_vae import PRIORS
+from src.models.loss import KL_ESTIMATORS
+
+
+def is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def check(cfg: DictConfig, key: str, ok, allowed: str) -> None:
+    value = OmegaConf.select(cfg, key, default=None)
+    if not ok(value):
+        raise ConfigError(
+            f"Config key '{key}' is {value!r} ({type(value).__name__}); allowed: {allowed}. "
+            f"Set it on the command line, e.g. `python -m src.train {key}=...`, or in conf/.")
+
+
+def check_config(cfg: DictConfig) -> None:
+    for key, meaning in (("latent", "latent size s"), ("hidden", "encoder units m"),
+                         ("epochs", "training epochs"), ("batch_size", "images per step")):
+        check(cfg, key, lambda v: is_int(v) and v > 0, f"a positive integer ({meaning})")
+    check(cfg, "layers", lambda v: is_int(v) and v > 0,
+          "a positive integer (conv layers n per stack; the paper uses 1 to 6)")
+    check(cfg, "lr", lambda v: is_number(v) and v > 0, "a number > 0 (Adam's learning rate)")
+    check(cfg, "seed", lambda v: is_int(v) and v >= 0, "an integer >= 0")
+    check(cfg, "dataset.name", lambda v: v in DATASETS, f"one of {sorted(DATASETS)}")
+    check(cfg, "dataset.val_size", lambda v: is_int(v) and 0 < v < 60_000,
+          "an integer between 1 and 59,999 (images held out of the training set)")
+    check(cfg, "dataset.limit", lambda v: v is None or (is_int(v) and v >= 2 * cfg.batch_size),
+          f"null (all images) or an integer >= 2 x batch_size = {2 * cfg.batch_size} "
+          f"(one batch is held out for validation and at least one is trained on)")
+    check(cfg, "model.prior", lambda v: v in PRIORS, f"one of {list(PRIORS)}")
+    check(cfg, "model.kl_estimator", lambda v: v in KL_ESTIMATORS, f"one of {list(KL_ESTIMATORS)}")
+    check(cfg, "model.recon_weight", lambda v: is_number(v) and v > 0, "a number > 0")
+    check(cfg, "model.classifier_hidden", lambda v: is_int(v) and v > 0, "a positive integer")

@@ -1,0 +1,179 @@
+"""MNIST / Fashion-MNIST held as whole tensors on the training device.
+
+Each split is decoded once by torchvision into one uint8 tensor, scaled to [0, 1]
+floats and moved to the device; batches are taken by index. There is no per-sample
+Python transform and no worker process on the hot path.
+"""
+import gzip
+import os
+import shutil
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+from torchvision import datasets
+
+from src.errors import DataError
+
+RAW_FILES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
+# config name -> torchvision class (whose __name__ is also the folder under data_dir)
+DATASETS = {"mnist": datasets.MNIST, "fashion_mnist": datasets.FashionMNIST}
+
+
+def raw_dir(root: str | Path, name: str) -> Path:
+    return Path(root) / DATASETS[name].__name__ / "raw"
+
+
+# Where gz-only data is unpacked when its own folder is read-only.
+CACHE_ROOT = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "vae_cluster_sweep"
+
+
+def decompress_gz_only(source: Path, target_dir: Path) -> None:
+    """Unpack each X.gz of `source` whose X is missing from `target_dir`.
+
+    torchvision skips its download only when the *uncompressed* files exist."""
+    target_dir.mkdir(parents=True, exist_ok=True)
+    for fname in RAW_FILES:
+        target, packed = target_dir / fname, source / f"{fname}.gz"
+        if not target.exists() and not (source / fname).exists() and packed.exists():
+            partial = target.with_suffix(".partial")
+            with gzip.open(packed, "rb") as src, open(partial, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+            partial.rename(target)
+
+
+def missing_files(folder: Path) -> list[str]:
+    return [f for f in RAW_FILES if not (folder / f).exists()]
+
+
+def ensure_raw_files(root: str | Path, name: str, download: bool) -> Path:
+    """Make the four raw IDX files available and return the root to hand torchvision.
+
+    That is `root` itself, unless its raw/ folder holds only .gz files and is read-only:
+    then they are unpacked into CACHE_ROOT, which is returned. Raises one clear DataError
+    when the files are missing and cannot be downloaded."""
+    folder = raw_dir(root, name)
+    if folder.is_dir() and missing_files(folder):
+        try:
+            decompress_gz_only(folder, folder)
+        except PermissionError:
+            decompress_gz_only(folder, raw_dir(CACHE_ROOT, name))
+            if not missing_files(raw_dir(CACHE_ROOT, name)):
+                return CACHE_ROOT
+    if not missing_files(folder):
+        return Path(root)
+    reason = "dataset.download=false"
+    if download:
+        try:
+            for train in (True, False):
+                DATASETS[name](str(root), train=train, download=True)
+            return Path(root)
+        except Exception as exc:  # no network, mirror down, disk full...
+            reason = f"the download failed ({type(exc).__name__}: {exc})"
+    raise DataError(
+        f"Dataset '{name}' is missing {', '.join(missing_files(folder))} in {folder.resolve()} "
+        f"and {reason}. Put the four IDX files there (plain or as .gz), or point data_dir "
+        f"(or the DATA_DIR environment variable) at a folder holding "
+        f"{DATASETS[name].__name__}/raw/, or run once with internet access so torchvision "
+        f"downloads them."
+    )
+
+
+class TensorBatches:
+    """An iterable of (images, labels) batches gathered by index from device tensors.
+
+    `epoch` is read at each pass so that a shuffled order depends only on (seed, epoch):
+    runs are reproducible and a resumed run sees the same order it would have seen.
+    Under DDP each rank takes every world_size-th index of the shuffled order.
+    """
+
+    def __init__(self, images, labels, indices, batch_size, shuffle=False, seed=0,
+                 epoch=lambda: 0, rank=0, world_size=1):
+        self.images, self.labels, self.indices = images, labels, indices
+        self.batch_size, self.shuffle, self.seed, self.epoch = batch_size, shuffle, seed, epoch
+        self.rank, self.world_size = rank, world_size
+
+    def __len__(self) -> int:
+        per_rank = -(-len(self.indices) // self.world_size)
+        return -(-per_rank // self.batch_size)
+
+    def __iter__(self):
+        idx = self.indices
+        if self.shuffle:
+            gen = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch())
+            idx = idx[torch.randperm(len(idx), generator=gen).to(idx.device)]
+        idx = idx[self.rank::self.world_size]
+        for start in range(0, len(idx), self.batch_size):
+            batch = idx[start:start + self.batch_size]
+            yield self.images[batch], self.labels[batch]
+
+
+class ImageDataModule(pl.LightningDataModule):
+    """One of DATASETS, with a seeded validation hold-out taken from the training split.
+
+    `limit` keeps the first N images of each split (smoke tests); the hold-out then
+    shrinks in proportion to the kept fraction, but never below one batch.
+    """
+
+    def __init__(self, name: str, root: str, batch_size: int = 100, val_size: int = 5000,
+                 limit: int | None = None, seed: int = 0, download: bool = True,
+                 eval_batch_size: int = 1000):
+        super().__init__()
+        self.name, self.root, self.batch_size = name, root, batch_size
+        self.val_size, self.limit, self.seed = val_size, limit, seed
+        self.download, self.eval_batch_size = download, eval_batch_size
+        self.classes: list[str] = list(DATASETS[name].classes)
+        self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def prepare_data(self) -> None:
+        ensure_raw_files(self.root, self.name, self.download)
+
+    def held_out_size(self, n_train: int) -> int:
+        if self.limit is None or self.val_size == 0:
+            return self.val_size
+        return max(self.batch_size, round(self.val_size * n_train / 60_000))
+
+    def setup(self, stage: str | None = None, device: torch.device | None = None) -> None:
+        if self.splits:
+            return
+        if device is None:
+            device = self.trainer.strategy.root_device if self.trainer else torch.device("cpu")
+        root = ensure_raw_files(self.root, self.name, download=False)  # no-op after prepare_data
+        for split, train in (("train", True), ("test", False)):
+            ds = DATASETS[self.name](str(root), train=train, download=False)
+            images, labels = ds.data[: self.limit], ds.targets[: self.limit]
+            self.splits[split] = (
+                images.to(device).unsqueeze(1).float().div_(255.0),
+                labels.to(device),
+            )
+        n_train = len(self.splits["train"][1])
+        order = torch.randperm(n_train, generator=torch.Generator().manual_seed(self.seed))
+        n_val = self.held_out_size(n_train)
+        self.val_indices = order[:n_val].sort().values.to(device)
+        self.fit_indices = order[n_val:].sort().values.to(device)
+
+    def batches(self, split: str, indices=None, **kwargs) -> TensorBatches:
+        images, labels = self.splits[split]
+        if indices is None:
+            indices = torch.arange(len(labels), device=labels.device)
+        kwargs.setdefault("batch_size", self.eval_batch_size)
+        return TensorBatches(images, labels, indices, **kwargs)
+
+    def train_dataloader(self) -> TensorBatches:
+        return self.batches(
+            "train", self.fit_indices, batch_size=self.batch_size, shuffle=True, seed=self.seed,
+            epoch=lambda: self.trainer.current_epoch,
+            rank=self.trainer.global_rank, world_size=self.trainer.world_size,
+        )
+
+    def val_dataloader(self) -> TensorBatches:
+        return self.batches("train", self.val_indices)

@@ -1,0 +1,38 @@
+"""Clustering metrics: cluster ids are arbitrary, so accuracy needs a cluster -> label map.
+
+- `acc`: Hungarian one-to-one matching (the field's standard ACC).
+- `acc_majority`: each cluster takes its most frequent label (purity), as seed 001
+  and, presumably, the paper. Always >= `acc`.
+"""
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+
+def contingency(clusters: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """counts[c, l] = number of samples in cluster c with label l."""
+    n_clusters = int(max(clusters.max(), labels.max())) + 1
+    counts = np.zeros((n_clusters, n_clusters), dtype=np.int64)
+    np.add.at(counts, (clusters, labels), 1)
+    return counts
+
+
+def hungarian_accuracy(clusters: np.ndarray, labels: np.ndarray) -> float:
+    counts = contingency(clusters, labels)
+    rows, cols = linear_sum_assignment(counts, maximize=True)
+    return float(counts[rows, cols].sum() / len(labels))
+
+
+def majority_accuracy(clusters: np.ndarray, labels: np.ndarray) -> float:
+    return float(contingency(clusters, labels).max(axis=1).sum() / len(labels))
+
+
+def clustering_metrics(clusters, labels) -> dict[str, float]:
+    clusters = np.asarray(clusters, dtype=np.int64)
+    labels = np.asarray(labels, dtype=np.int64)
+    return {
+        "acc": hungarian_accuracy(clusters, labels),
+        "acc_majority": majority_accuracy(clusters, labels),
+        "nmi": float(normalized_mutual_info_score(labels, clusters)),
+        "ari": float(adjusted_rand_score(labels, clusters)),
+    }

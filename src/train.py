@@ -1,0 +1,87 @@
+"""Train one model from the composed config: `python -m src.train [key=value ...]`.
+
+Composes conf/train.yaml, checks it, instantiates data / model / trainer through their
+`_target_`, fits, evaluates train / val / test, writes metrics.json and pictures into
+the run directory, and returns the validation accuracy (what a sweeper optimises).
+"""
+import json
+import sys
+import time
+from pathlib import Path
+
+import hydra
+import pytorch_lightning as pl
+import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from src.config_check import check_config
+from src.errors import NonFiniteLossError, UserError
+from src.evaluate import evaluate
+from src.pictures import save_pictures
+
+
+def train(cfg: DictConfig, run_dir: Path) -> dict:
+    check_config(cfg)
+    pl.seed_everything(cfg.seed, workers=False, verbose=False)
+    datamodule = instantiate(cfg.dataset)
+    datamodule.prepare_data()
+    model = instantiate(cfg.model, num_classes=datamodule.num_classes)
+    trainer = instantiate(cfg.trainer, logger=instantiate(cfg.logger),
+                          callbacks=[instantiate(c) for c in cfg.callbacks.values()])
+    (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+
+    start = time.perf_counter()
+    trainer.fit(model, datamodule=datamodule)
+    fit_seconds = time.perf_counter() - start
+    if not trainer.is_global_zero:
+        return {}
+
+    device = datamodule.splits["train"][0].device
+    model.to(device)
+    metrics = {
+        "train": evaluate(model, datamodule.batches("train")),
+        "val": evaluate(model, datamodule.batches("train", datamodule.val_indices)),
+        "test": evaluate(model, datamodule.batches("test")),
+        "history": model.history,
+        "fit_seconds": fit_seconds,
+        "wall_seconds": time.perf_counter() - start,
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "parameters": sum(p.numel() for p in model.parameters()),
+    }
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    if cfg.pictures:
+        save_pictures(model, *datamodule.splits["test"], datamodule.classes, run_dir, seed=cfg.seed)
+    return metrics
+
+
+def summary(metrics: dict, run_dir: Path) -> str:
+    lines = [f"{'split':<6} {'loss':>8} {'acc':>7} {'acc_maj':>7} {'nmi':>6} {'ari':>6} {'images':>7}"]
+    for split in ("train", "val", "test"):
+        m = metrics[split]
+        lines.append(f"{split:<6} {m['loss']:8.2f} {m['acc']:7.2%} {m['acc_majority']:7.2%} "
+                     f"{m['nmi']:6.3f} {m['ari']:6.3f} {m['n']:7d}")
+    lines.append(f"wall time {metrics['wall_seconds']:.0f} s on {metrics['device']}; run dir {run_dir}")
+    return "\n".join(lines)
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    try:
+        metrics = train(cfg, run_dir)
+    except (UserError, NonFiniteLossError) as exc:
+        print(f"\nerror: {exc}", file=sys.stderr)
+        if HydraConfig.get().mode == RunMode.MULTIRUN and isinstance(exc, NonFiniteLossError):
+            raise  # the launcher records this job as failed; the other jobs go on
+        sys.exit(2 if isinstance(exc, UserError) else 1)
+    if not metrics:
+        return None
+    print(summary(metrics, run_dir))
+    return metrics["val"]["acc"]
+
+
+if __name__ == "__main__":
+    main()

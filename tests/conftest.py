@@ -1,0 +1,26 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def data_dir_or_skip() -> Path:
+    data_dir = Path(os.environ.get("DATA_DIR", ROOT / "data"))
+    if not (data_dir / "MNIST" / "raw").is_dir():
+        pytest.skip(f"no MNIST under {data_dir}: set DATA_DIR (e.g. DATA_DIR=../shared/data)")
+    return data_dir
+
+
+@pytest.fixture
+def data_dir() -> Path:
+    return data_dir_or_skip()
+
+
+def run_module(module: str, *args: str, env: dict | None = None, timeout: int = 600):
+    """Run `python -m module args...` from the repository root, as a user would."""
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=timeout, env={**os.environ, **(env or {})})

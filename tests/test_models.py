@@ -1,0 +1,72 @@
+import pytest
+import torch
+
+from src.data import ImageDataModule
+from src.models import ClusteringVAE, ConvBackbone, FlatBackbone
+
+
+@pytest.mark.parametrize("layers", range(1, 7))
+def test_conv_vae_shapes_for_every_layer_count(layers):
+    model = ClusteringVAE(ConvBackbone(layers), latent=7, hidden=32)
+    x = torch.rand(5, 1, 28, 28)
+    out = model(x)
+    assert out["x_rec"].shape == x.shape
+    assert out["mu"].shape == out["logvar"].shape == out["z"].shape == (5, 7)
+    assert out["probs"].shape == (5, 10)
+    assert torch.allclose(out["probs"].sum(1), torch.ones(5))
+    assert model.assign(x).shape == (5,)
+    assert model.generate(3).shape == (10, 3, 1, 28, 28)
+    # spliced data = Con_Layer1 (16 channels) + Con_Layer2 (32 channels); ceil pooling keeps size >= 1
+    size1 = [28, 14, 7, 4, 2, 1, 1][layers]
+    size2 = [size1, -(-size1 // 2), -(-size1 // 4), -(-size1 // 8), -(-size1 // 16),
+             -(-size1 // 32), -(-size1 // 64)][layers]
+    expected = 16 * size1 ** 2 + 32 * size2 ** 2
+    assert model.backbone.feature_size == expected == model.backbone.features(x).shape[1]
+
+
+def test_flat_vae_shapes():
+    model = ClusteringVAE(FlatBackbone(), latent=10, hidden=100)
+    x = torch.rand(4, 1, 28, 28)
+    assert model(x)["x_rec"].shape == x.shape
+    assert model.backbone.features(x).shape == (4, 784)
+
+
+def test_standard_prior_is_fixed_at_zero():
+    model = ClusteringVAE(FlatBackbone(), latent=4, hidden=16, prior="standard")
+    assert "class_means" not in dict(model.named_parameters())
+    assert torch.equal(model.class_means, torch.zeros(10, 4))
+
+
+@pytest.mark.parametrize("kl_estimator", ["analytic", "sampled"])
+@pytest.mark.parametrize("backbone", [lambda: ConvBackbone(2), FlatBackbone])
+def test_losses_finite_and_falling_on_real_images(data_dir, backbone, kl_estimator):
+    dm = ImageDataModule("mnist", str(data_dir), batch_size=100, limit=300, val_size=1)
+    dm.prepare_data()
+    dm.setup(device=torch.device("cpu"))
+    x = dm.splits["train"][0][:100]
+    torch.manual_seed(0)
+    model = ClusteringVAE(backbone(), latent=10, hidden=128, kl_estimator=kl_estimator)
+    opt = model.configure_optimizers()
+    losses = []
+    for _ in range(30):
+        terms = model.loss_terms(x, model(x))
+        assert all(torch.isfinite(v) for v in terms.values())
+        assert terms["loss"] == pytest.approx(float(terms["recon"] + terms["kl"] + terms["cat"]), rel=1e-5)
+        losses.append(float(terms["loss"]))
+        opt.zero_grad()
+        terms["loss"].backward()
+        opt.step()
+    assert sum(losses[-5:]) / 5 < 0.8 * sum(losses[:5]) / 5
+
+
+def test_paper_form_kl_counts_half_per_unused_dimension():
+    """SPEC 1.4: a latent dimension equal to its prior adds 0.5 to the paper-form loss."""
+    from src.models.loss import clustering_vae_loss
+    b, d = 8, 6
+    x = torch.rand(b, 1, 28, 28)
+    probs = torch.full((b, 10), 0.1)
+    terms = clustering_vae_loss(x, x, torch.zeros(b, d), torch.zeros(b, d), torch.zeros(b, d),
+                                probs, torch.zeros(10, d))
+    assert float(terms["recon"]) == 0
+    assert float(terms["kl"]) == pytest.approx(0.5 * d)
+    assert float(terms["cat"]) == pytest.approx(float(torch.log(torch.tensor(0.1))), rel=1e-4)

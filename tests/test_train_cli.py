@@ -1,0 +1,90 @@
+"""The real entry point, as a user runs it, on tiny subsets."""
+import json
+import re
+
+import pytest
+
+from tests.conftest import run_module
+
+TINY = ["epochs=1", "dataset.limit=512"]
+
+
+def test_multirun_latent_line_makes_one_run_dir_each(data_dir, tmp_path):
+    result = run_module("src.train", "-m", "latent=2,5", *TINY, f"hydra.sweep.dir={tmp_path}",
+                        env={"DATA_DIR": str(data_dir)})
+    assert result.returncode == 0, result.stderr[-3000:]
+    runs = sorted(p for p in tmp_path.iterdir() if p.is_dir() and (p / "metrics.json").exists())
+    assert [p.name for p in runs] == ["0", "1"]
+    for run, latent in zip(runs, (2, 5)):
+        metrics = json.loads((run / "metrics.json").read_text())
+        for split, n in (("train", 512), ("val", 100), ("test", 512)):
+            m = metrics[split]
+            assert m["n"] == n
+            assert {"loss", "recon", "kl", "cat", "acc", "acc_majority", "nmi", "ari"} <= m.keys()
+            assert 0.1 <= m["acc"] <= m["acc_majority"] <= 1.0
+        assert len(metrics["history"]) == 1
+        assert f"latent: {latent}" in (run / "config.yaml").read_text()
+        assert (run / "checkpoints" / "last.ckpt").exists()
+        for picture in ("clusters.png", "reconstructions.png"):
+            assert (run / picture).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert re.search(r"test\s+\d+\.\d+\s+\d+\.\d+%", result.stdout)
+
+
+def test_flat_model_on_fashion_mnist_runs(data_dir, tmp_path):
+    result = run_module("src.train", "model=flat_vae", "dataset=fashion_mnist", "latent=10",
+                        "hidden=100", "pictures=false", *TINY, f"hydra.run.dir={tmp_path}",
+                        env={"DATA_DIR": str(data_dir)})
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["test"]["n"] == 512
+    assert "FlatBackbone" in (tmp_path / "config.yaml").read_text()
+
+
+def test_cfg_job_shows_the_composed_config():
+    result = run_module("src.train", "--cfg", "job", "model=flat_vae", "latent=7")
+    assert result.returncode == 0, result.stderr
+    assert "latent: 7" in result.stdout and "FlatBackbone" in result.stdout
+
+
+BAD = [
+    (["latent=0"], "'latent'"),
+    (["latent=2.5"], "'latent'"),
+    (["layers=-1"], "'layers'"),
+    (["hidden=abc"], "'hidden'"),
+    (["epochs=0"], "'epochs'"),
+    (["batch_size=0"], "'batch_size'"),
+    (["lr=0"], "'lr'"),
+    (["lr=-0.1"], "'lr'"),
+    (["dataset.limit=50"], "'dataset.limit'"),
+    (["dataset.name=cifar"], "'dataset.name'"),
+    (["model.prior=gmm"], "'model.prior'"),
+    (["model=resnet"], "model"),
+    (["dataset=svhn"], "dataset"),
+]
+
+
+@pytest.mark.parametrize("overrides, key", BAD, ids=[" ".join(o) for o, _ in BAD])
+def test_bad_values_are_refused_before_training(tmp_path, overrides, key):
+    result = run_module("src.train", *overrides, f"hydra.run.dir={tmp_path}",
+                        env={"DATA_DIR": str(tmp_path / "nowhere")})
+    assert result.returncode != 0
+    assert key in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "metrics.json").exists()
+
+
+def test_missing_data_is_one_clear_paragraph(tmp_path):
+    result = run_module("src.train", "dataset.download=false", f"data_dir={tmp_path}/empty",
+                        f"hydra.run.dir={tmp_path}/run")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "train-images-idx3-ubyte" in result.stderr and f"{tmp_path}/empty/MNIST/raw" in result.stderr
+
+
+def test_nan_loss_stops_the_run_naming_epoch_and_step(data_dir, tmp_path):
+    result = run_module("src.train", "lr=1e30", "pictures=false", *TINY, f"hydra.run.dir={tmp_path}",
+                        env={"DATA_DIR": str(data_dir)})
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert re.search(r"NaN or infinite at epoch 0, step \d+", result.stderr)
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "metrics.json").exists()

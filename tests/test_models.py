@@ -51,7 +51,6 @@ def test_losses_finite_and_falling_on_real_images(data_dir, backbone, kl_estimat
     for _ in range(30):
         terms = model.loss_terms(x, model(x))
         assert all(torch.isfinite(v) for v in terms.values())
-        assert terms["loss"] == pytest.approx(float(terms["recon"] + terms["kl"] + terms["cat"]), rel=1e-5)
         losses.append(float(terms["loss"]))
         opt.zero_grad()
         terms["loss"].backward()

@@ -1,5 +1,4 @@
 """Loss terms and clustering metrics of a model over a whole split."""
-import numpy as np
 import torch
 
 from src.metrics import clustering_metrics
@@ -43,9 +42,3 @@ def evaluate(model, batches) -> dict[str, float]:
     model.train(was_training)
     return acc.compute()
 
-
-def cluster_assignments(model, batches) -> tuple[np.ndarray, np.ndarray]:
-    with torch.no_grad():
-        pairs = [(model.assign(x), y) for x, y in batches]
-    return (torch.cat([c for c, _ in pairs]).cpu().numpy(),
-            torch.cat([y for _, y in pairs]).cpu().numpy())

@@ -124,9 +124,9 @@ class ClusteringVAE(pl.LightningModule):
         val = self._val.compute()
         row.update({f"val_{k}": v for k, v in val.items() if k != "n"})
         self.history.append(row)
-        self.log_dict({k.replace("_", "/", 1): v for k, v in row.items() if k != "epoch"},
-                      prog_bar=False, sync_dist=False)
-        self.log("val_acc", val["acc"], prog_bar=True)
+        logged = {k.replace("_", "/", 1): v for k, v in row.items() if k != "epoch"}
+        self.log("val/acc", logged.pop("val/acc"), prog_bar=True)
+        self.log_dict(logged)
 
     def on_save_checkpoint(self, checkpoint):
         checkpoint["history"] = self.history

@@ -51,7 +51,7 @@ def test_losses_finite_and_falling_on_real_images(data_dir, backbone, kl_estimat
     for _ in range(30):
         terms = model.loss_terms(x, model(x))
         assert all(torch.isfinite(v) for v in terms.values())
-        losses.append(float(terms["loss"]))
+        losses.append(float(terms["loss"].detach()))
         opt.zero_grad()
         terms["loss"].backward()
         opt.step()

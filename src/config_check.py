@@ -10,6 +10,9 @@ from src.errors import ConfigError
 from src.models.clustering_vae import PRIORS
 from src.models.loss import KL_ESTIMATORS
 
+# What a sweep may optimise: validation scores, and the model's size (multi-objective).
+OBJECTIVE_ROOTS = ("val", "parameters")
+
 
 def is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
@@ -45,3 +48,9 @@ def check_config(cfg: DictConfig) -> None:
     check(cfg, "model.kl_estimator", lambda v: v in KL_ESTIMATORS, f"one of {list(KL_ESTIMATORS)}")
     check(cfg, "model.recon_weight", lambda v: is_number(v) and v > 0, "a number > 0")
     check(cfg, "model.classifier_hidden", lambda v: is_int(v) and v > 0, "a positive integer")
+    objectives = cfg.objective if OmegaConf.is_list(cfg.objective) else [cfg.objective]
+    check(cfg, "objective", lambda v: len(objectives) > 0 and all(
+        isinstance(o, str) and o.split(".")[0] in OBJECTIVE_ROOTS for o in objectives),
+        "a metrics.json path or a list of them, from " + ", ".join(
+            f"{r}.<score>" if r == "val" else r for r in OBJECTIVE_ROOTS)
+        + " (test scores are never optimised)")

@@ -5,6 +5,7 @@ Composes conf/train.yaml, checks it, instantiates data / model / trainer through
 the run directory, and returns the validation accuracy (what a sweeper optimises).
 """
 import json
+import logging
 import sys
 import time
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import hydra
 import pytorch_lightning as pl
 import torch
+from hydra.core.config_store import ConfigStore
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
@@ -20,7 +22,21 @@ from omegaconf import DictConfig, OmegaConf
 from src.config_check import check_config
 from src.errors import NonFiniteLossError, UserError
 from src.evaluate import evaluate
+from src.optuna_reporting import record_trial_metrics
 from src.pictures import save_pictures
+
+log = logging.getLogger(__name__)
+SWEEPS_DIR = Path(__file__).resolve().parents[1] / "sweeps"
+
+
+def register_sweeps() -> None:
+    """Make sweeps/*.yaml the `sweep` config group (`-m sweep=table1_mnist`).
+
+    They live at the top level, beside conf/, so that a sweep is easy to find and copy.
+    """
+    for path in sorted(SWEEPS_DIR.glob("*.yaml")):
+        ConfigStore.instance().store(group="sweep", name=path.stem, node=OmegaConf.load(path),
+                                     package="_global_")
 
 
 def train(cfg: DictConfig, run_dir: Path) -> dict:
@@ -30,7 +46,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     datamodule.prepare_data()
     model = instantiate(cfg.model, num_classes=datamodule.num_classes)
     trainer = instantiate(cfg.trainer, logger=instantiate(cfg.logger),
-                          callbacks=[instantiate(c) for c in cfg.callbacks.values()])
+                          callbacks=[instantiate(c) for c in cfg.callbacks.values() if c is not None])
     (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
 
     start = time.perf_counter()
@@ -52,6 +68,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
         "parameters": sum(p.numel() for p in model.parameters()),
     }
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    record_trial_metrics(metrics, run_dir)
     if cfg.pictures:
         save_pictures(model, *datamodule.splits["test"], datamodule.classes, run_dir, seed=cfg.seed)
     return metrics
@@ -67,20 +84,31 @@ def summary(metrics: dict, run_dir: Path) -> str:
     return "\n".join(lines)
 
 
+def objective(metrics: dict, cfg: DictConfig) -> float | list[float]:
+    """The value(s) a sweeper optimises: `objective` names them as paths into metrics.json."""
+    paths = list(cfg.objective) if OmegaConf.is_list(cfg.objective) else [cfg.objective]
+    values = [float(OmegaConf.select(OmegaConf.create(metrics), p, throw_on_missing=True)) for p in paths]
+    return values[0] if len(values) == 1 else values
+
+
+register_sweeps()
+
+
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
-def main(cfg: DictConfig) -> float | None:
+def main(cfg: DictConfig) -> float | list[float] | None:
     run_dir = Path(HydraConfig.get().runtime.output_dir)
+    logging.captureWarnings(True)  # library warnings go to the run's log (and the console, by level)
     try:
         metrics = train(cfg, run_dir)
     except (UserError, NonFiniteLossError) as exc:
+        if HydraConfig.get().mode == RunMode.MULTIRUN:
+            raise  # the sweeper records this job as failed, with the reason; the other jobs go on
         print(f"\nerror: {exc}", file=sys.stderr)
-        if HydraConfig.get().mode == RunMode.MULTIRUN and isinstance(exc, NonFiniteLossError):
-            raise  # the launcher records this job as failed; the other jobs go on
         sys.exit(2 if isinstance(exc, UserError) else 1)
     if not metrics:
         return None
-    print(summary(metrics, run_dir))
-    return metrics["val"]["acc"]
+    log.info("\n" + summary(metrics, run_dir))
+    return objective(metrics, cfg)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,520 @@
+"""The sweep: open the study, claim trials, run them through Hydra's launcher, record results.
+
+One process runs trials one after the other (or in batches of `n_jobs` when the launcher
+runs jobs in parallel itself, e.g. joblib or submitit). With Hydra's basic launcher and
+`n_jobs` > 1 this process becomes a supervisor that starts `n_jobs` copies of the same
+command as workers, each pinned to a GPU when there are any; the workers share the study
+through its storage, exactly as workers started by hand on several machines do.
+
+Grid points go through Optuna's trial queue: the process that creates the study enqueues
+every point, and a worker claims one by moving a WAITING trial to RUNNING, which the
+storage does atomically; so each point runs once however many workers there are.
+"""
+import json
+import math
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import optuna
+from hydra.core.utils import JobReturn, JobStatus
+from hydra.utils import get_method, instantiate
+from omegaconf import DictConfig, OmegaConf
+from optuna.storages import BaseStorage, InMemoryStorage, JournalStorage, RDBStorage
+from optuna.storages.journal import JournalFileBackend
+from optuna.trial import FrozenTrial, TrialState
+
+from . import trial_context
+from ._search_space import SearchSpace, SearchSpaceError, format_value, parse, suggest
+from .config import CONFLICT_MESSAGE, official_plugin_installed
+
+WORKER_ENV = "OPTUNA5_SWEEPER_WORKER"
+GRID_SIZE_ATTR = "grid_size"  # set on the study once every grid point is enqueued
+SEEDING_TIMEOUT_S = 120
+DONE = (TrialState.COMPLETE, TrialState.PRUNED)
+
+
+class SweepError(RuntimeError):
+    """A sweep that cannot start or go on; the message says why and what to change."""
+
+
+def masked(url: Optional[str]) -> str:
+    if not url:
+        return "in-memory"
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url.split("@")[-1] if "@" in url else url
+
+
+def is_journal_file(url: Optional[str]) -> bool:
+    return url is not None and "://" not in url
+
+
+def open_storage(url: Optional[str]) -> BaseStorage:
+    """null: in memory; a plain path: Optuna's journal file; anything else: a database URL."""
+    if url is None:
+        return InMemoryStorage()
+    try:
+        if is_journal_file(url):
+            Path(url).parent.mkdir(parents=True, exist_ok=True)
+            return JournalStorage(JournalFileBackend(url))
+        kwargs: Dict[str, Any] = {}
+        if url.startswith("sqlite:///"):
+            Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+            kwargs = {"connect_args": {"timeout": 60}}
+        return RDBStorage(url, engine_kwargs=kwargs)
+    except Exception as exc:
+        if isinstance(exc, ImportError):
+            exc = ImportError(f"{exc} For postgresql://: pip install 'psycopg[binary]'.")
+        raise SweepError(
+            f"hydra.sweeper.storage: cannot open {masked(url)} ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''}). Allowed: null (in memory), "
+            "a file path (an Optuna journal file, e.g. outputs/study.log), "
+            "sqlite:///path/to/file.db, or a server URL such as "
+            "postgresql://user:password@host:5432/dbname with the server running and the "
+            "database created.") from None
+
+
+def _directions(direction: Any) -> List[str]:
+    items = list(direction) if isinstance(direction, (list, tuple)) or OmegaConf.is_list(direction) else [direction]
+    names = [str(getattr(d, "name", d)).lower() for d in items]
+    bad = [n for n in names if n not in ("minimize", "maximize")]
+    if not names or bad:
+        raise SweepError(f"hydra.sweeper.direction: {direction!r} is not allowed; use minimize, "
+                         "maximize, or a list of them for a multi-objective study.")
+    return names
+
+
+def _point_key(params: Dict[str, Any], names: Sequence[str]) -> Tuple:
+    return tuple(params.get(n) for n in names)
+
+
+def _trial_point(trial: FrozenTrial, names: Sequence[str]) -> Tuple:
+    return _point_key(trial.params or trial.system_attrs.get("fixed_params", {}), names)
+
+
+def _is_duplicate(trial: FrozenTrial) -> bool:
+    return "duplicate_of" in trial.user_attrs
+
+
+class Sweep:
+    def __init__(self, settings: DictConfig, config: DictConfig, launcher: Any,
+                 arguments: Sequence[str]):
+        if official_plugin_installed():
+            raise SweepError(CONFLICT_MESSAGE)
+        self.settings = settings
+        self.config = config
+        self.launcher = launcher
+        self.worker = os.environ.get(WORKER_ENV)
+        try:
+            self.space: SearchSpace = parse(
+                OmegaConf.to_container(settings.params, resolve=True) if settings.params else None,
+                arguments)
+        except SearchSpaceError as exc:
+            raise SweepError(str(exc)) from None
+        self.directions = _directions(settings.direction)
+        sampler_target = str(settings.sampler.get("_target_", ""))
+        self.grid: Optional[List[Dict[str, Any]]] = None
+        if sampler_target.endswith("GridSampler"):
+            if settings.sampler.get("search_space"):
+                raise SweepError("hydra.sweeper.sampler.search_space: give the grid as "
+                                 "hydra.sweeper.params (choice(...) / range(...)) instead.")
+            try:
+                self.grid = self.space.grid()
+            except SearchSpaceError as exc:
+                raise SweepError(str(exc)) from None
+        n_trials = settings.n_trials
+        if n_trials is None and self.grid is None:
+            raise SweepError("hydra.sweeper.n_trials: null is only allowed with the grid sampler "
+                             "(it then means the whole grid); give a positive number.")
+        if n_trials is not None and (not isinstance(n_trials, int) or n_trials < 1):
+            raise SweepError(f"hydra.sweeper.n_trials: {n_trials!r} is not allowed; give a positive integer.")
+        self.planned = len(self.grid) if n_trials is None else (
+            min(n_trials, len(self.grid)) if self.grid is not None else n_trials)
+        if not 0.0 <= float(settings.max_failure_rate) <= 1.0:
+            raise SweepError(f"hydra.sweeper.max_failure_rate: {settings.max_failure_rate!r} "
+                             "is not allowed; give a number in [0, 1].")
+        self.allowed_failures = math.floor(float(settings.max_failure_rate) * self.planned)
+        self.extend = get_method(settings.custom_search_space) if settings.custom_search_space else None
+        self.gpus = self._gpus()
+        self.n_jobs = self._n_jobs()
+        self.storage_url = None if settings.storage is None else str(settings.storage)
+        self.failures = 0
+        self.started = time.time()
+
+    # -- machine ---------------------------------------------------------------------------
+    def _gpus(self) -> List[int]:
+        if self.settings.gpus is not None:
+            return [int(g) for g in self.settings.gpus]
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+        if visible is not None:
+            return [int(g) for g in visible.split(",") if g.strip().isdigit()]
+        try:
+            import torch
+
+            return list(range(torch.cuda.device_count()))
+        except ImportError:
+            return []
+
+    def _n_jobs(self) -> int:
+        per_gpu = int(self.settings.trials_per_gpu)
+        if per_gpu < 1:
+            raise SweepError(f"hydra.sweeper.trials_per_gpu: {per_gpu} is not allowed; give 1 or more.")
+        slots = len(self.gpus) * per_gpu
+        n_jobs = self.settings.n_jobs
+        if n_jobs is None:
+            return max(slots, 1)
+        if not isinstance(n_jobs, int) or n_jobs < 1:
+            raise SweepError(f"hydra.sweeper.n_jobs: {n_jobs!r} is not allowed; give a positive integer or null.")
+        if slots and n_jobs > slots:
+            raise SweepError(f"hydra.sweeper.n_jobs={n_jobs} asks for more concurrent trials than the "
+                             f"{len(self.gpus)} GPU(s) x trials_per_gpu={per_gpu} give ({slots}); "
+                             "raise trials_per_gpu or lower n_jobs.")
+        return n_jobs
+
+    def _runs_jobs_in_process(self) -> bool:
+        return type(self.launcher).__name__ == "BasicLauncher"
+
+    # -- study -----------------------------------------------------------------------------
+    def open_study(self) -> optuna.Study:
+        storage = open_storage(self.storage_url)
+        name = self.settings.study_name
+        sampler = (optuna.samplers.RandomSampler(seed=self.settings.sampler.get("seed"))
+                   if self.grid is not None else instantiate(self.settings.sampler))
+        pruner = instantiate(self.settings.pruner)
+        try:
+            study = optuna.create_study(storage=storage, study_name=name, sampler=sampler,
+                                        pruner=pruner, directions=self.directions)
+            created = True
+        except optuna.exceptions.DuplicatedStudyError:
+            study = optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
+            created = False
+        stored = [d.name.lower() for d in study.directions]
+        if stored != self.directions:
+            raise SweepError(f"hydra.sweeper.direction: study {name!r} in {masked(self.storage_url)} "
+                             f"was created with {stored}, the config says {self.directions}; "
+                             "use another study_name or the same direction.")
+        if self.grid is not None:
+            self._seed_grid(study, created)
+        trial_context.register_local_study(study)
+        return study
+
+    def _seed_grid(self, study: optuna.Study, created: bool) -> None:
+        if not created:  # the creator may still be enqueueing: wait for its mark
+            deadline = time.time() + SEEDING_TIMEOUT_S
+            while GRID_SIZE_ATTR not in study.user_attrs and time.time() < deadline:
+                time.sleep(1)
+        names = list(self.space.distributions)
+        live = {_trial_point(t, names) for t in study.get_trials(deepcopy=False)
+                if t.state != TrialState.FAIL}
+        for point in self.grid:  # new points, and points whose every trial failed
+            if _point_key(point, names) not in live:
+                study.enqueue_trial(point)
+        study.set_user_attr(GRID_SIZE_ATTR, len(self.grid))
+
+    # -- claims ----------------------------------------------------------------------------
+    def _counts(self, study: optuna.Study) -> Dict[TrialState, int]:
+        counts = {s: 0 for s in TrialState}
+        for t in study.get_trials(deepcopy=False):
+            counts[t.state] += 1
+        return counts
+
+    def _claim(self, study: optuna.Study) -> Optional[optuna.Trial]:
+        counts = self._counts(study)
+        if counts[TrialState.COMPLETE] + counts[TrialState.PRUNED] + counts[TrialState.RUNNING] >= self.planned:
+            return None
+        if self.grid is None:
+            trial = study.ask()
+        else:
+            trial = self._claim_grid_point(study)
+            if trial is None:
+                return None
+        for name, dist in self.space.distributions.items():
+            suggest(trial, name, dist)
+        if self.extend is not None:
+            self.extend(self.config, trial)
+        return trial
+
+    def _claim_grid_point(self, study: optuna.Study) -> Optional[optuna.Trial]:
+        storage = study._storage
+        names = list(self.space.distributions)
+        for waiting in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+            try:
+                if not storage.set_trial_state_values(waiting._trial_id, state=TrialState.RUNNING):
+                    continue  # another worker took it first
+            except optuna.exceptions.UpdateFinishedTrialError:
+                continue
+            point = _trial_point(waiting, names)
+            twin = next((t for t in study.get_trials(deepcopy=False, states=(*DONE, TrialState.RUNNING))
+                         if t.number < waiting.number and _trial_point(t, names) == point), None)
+            trial = optuna.Trial(study, waiting._trial_id)
+            if twin is None:
+                return trial
+            # Two workers enqueued the same point at once (a resume race): the older one runs it.
+            trial.set_user_attr("duplicate_of", twin.number)
+            study.tell(trial, state=TrialState.FAIL)
+        return None
+
+    # -- one batch ------------------------------------------------------------------------
+    def _job_env(self, trial: optuna.Trial, slot: int) -> Dict[str, str]:
+        """What the job needs to find its trial (trial_context), and its GPU."""
+        env = {trial_context.STUDY_ENV: trial.study.study_name,
+               trial_context.TRIAL_ENV: str(trial._trial_id),
+               trial_context.STORAGE_ENV: self.storage_url or "",
+               trial_context.PRUNER_ENV: json.dumps(OmegaConf.to_container(self.settings.pruner, resolve=True))}
+        if self.gpus and not self._runs_jobs_in_process():
+            gpu = self.gpus[slot % len(self.gpus)]
+            env["CUDA_VISIBLE_DEVICES"] = str(gpu)
+            trial.set_user_attr("gpu", gpu)
+        return env
+
+    def _overrides(self, trial: optuna.Trial, slot: int) -> List[str]:
+        params = [f"{k}={format_value(v)}" for k, v in trial.params.items()]
+        trial.set_user_attr("overrides", params + self.space.fixed)
+        if self._runs_jobs_in_process():  # the environment is set around the launch instead
+            return params + self.space.fixed
+        # Launchers that run jobs elsewhere get it through Hydra, which sets it in the job.
+        env = {k: format_value(v) if v else "''" for k, v in self._job_env(trial, slot).items()}
+        return params + self.space.fixed + [f"++hydra.job.env_set.{k}={v}" for k, v in env.items()]
+
+    def _record(self, study: optuna.Study, trial: optuna.Trial, ret: JobReturn) -> None:
+        run_dir = None
+        if ret.hydra_cfg is not None:
+            run_dir = ret.hydra_cfg.hydra.runtime.output_dir
+            trial.set_user_attr("run_dir", str(run_dir))
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+        values, state, reason = None, TrialState.COMPLETE, None
+        try:
+            if ret.status == JobStatus.FAILED:  # what the job raised (return_value would log it)
+                raise ret._return_value
+            values = self._values(ret.return_value)
+        except optuna.TrialPruned as exc:
+            state, reason = TrialState.PRUNED, str(exc) or "pruned"
+        except Exception as exc:
+            state = TrialState.FAIL
+            reason = f"{type(exc).__name__}: {exc}".strip()
+            trial.set_user_attr("fail_reason", reason[:2000])
+            trial.set_user_attr("traceback", "".join(traceback.format_exception(exc))[-4000:])
+            self.failures += 1
+        try:
+            study.tell(trial, values=values, state=state)
+        except optuna.exceptions.UpdateFinishedTrialError:  # e.g. failed as stale by another worker
+            print(f"trial {trial.number}: already finished elsewhere; result not recorded", flush=True)
+            return
+        self._progress(study, trial, values, state, reason)
+
+    def _values(self, value: Any) -> List[float]:
+        raw = list(value) if isinstance(value, (list, tuple)) or OmegaConf.is_list(value) else [value]
+        if len(raw) != len(self.directions):
+            raise ValueError(f"the task returned {value!r}; {len(self.directions)} value(s) expected, "
+                             f"one per hydra.sweeper.direction")
+        values = [float(v) for v in raw]
+        if not all(math.isfinite(v) for v in values):
+            raise ValueError(f"the task returned a non-finite objective {values}")
+        return values
+
+    # -- output ----------------------------------------------------------------------------
+    def _progress(self, study: optuna.Study, trial: optuna.Trial, values, state, reason) -> None:
+        counts = self._counts(study)
+        left = max(self.planned - counts[TrialState.COMPLETE] - counts[TrialState.PRUNED], 0)
+        params = " ".join(f"{k}={format_value(v)}" for k, v in trial.params.items())
+        if state == TrialState.COMPLETE:
+            outcome = " ".join(f"{v:.4f}" for v in values)
+        elif state == TrialState.PRUNED:
+            outcome = f"pruned ({reason})"
+        else:
+            outcome = f"FAIL ({reason.splitlines()[0][:120]})"
+        prefix = f"[worker {self.worker}] " if self.worker is not None else ""
+        print(f"{prefix}trial {trial.number:>4} | {params} | {outcome} | {self._best_text(study)} | "
+              f"{left} left, {time.time() - self.started:.0f} s", flush=True)
+
+    def _best_text(self, study: optuna.Study) -> str:
+        if not any(t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False)):
+            return "best -"
+        if len(self.directions) == 1:
+            return f"best {study.best_value:.4f} (#{study.best_trial.number})"
+        return f"pareto front {len(study.best_trials)} trial(s)"
+
+    def summary(self, study: optuna.Study) -> None:
+        counts = self._counts(study)
+        states = ", ".join(f"{counts[s]} {s.name}" for s in TrialState if counts[s])
+        print(f"study {study.study_name} ({masked(self.storage_url)}): {states or 'no trials'}", flush=True)
+        complete = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
+        if not complete:
+            return
+        results: Dict[str, Any] = {"name": study.study_name}
+        if len(self.directions) == 1:
+            best = study.best_trial
+            print(f"best value {best.value:.4f} (trial {best.number}): "
+                  + " ".join(f"{k}={format_value(v)}" for k, v in best.params.items()), flush=True)
+            results.update(best_params=dict(best.params), best_value=best.value)
+        else:
+            front = study.best_trials
+            print(f"pareto front ({len(front)} trials):", flush=True)
+            for t in front:
+                print(f"  trial {t.number}: values {t.values} "
+                      + " ".join(f"{k}={format_value(v)}" for k, v in t.params.items()), flush=True)
+            results["solutions"] = [{"params": dict(t.params), "values": list(t.values)} for t in front]
+        sweep_dir = Path(self.config.hydra.sweep.dir)
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(OmegaConf.create(results), sweep_dir / "optimization_results.yaml")
+
+    # -- the loops ------------------------------------------------------------------------
+    def run(self) -> optuna.Study:
+        if self.n_jobs > 1 and self._runs_jobs_in_process() and self.worker is None:
+            return self._supervise()
+        study = self.open_study()
+        counts = self._counts(study)
+        done = counts[TrialState.COMPLETE] + counts[TrialState.PRUNED]
+        if self.grid is not None and done >= self.planned:
+            print(f"study {study.study_name}: the grid is complete ({done} of {self.planned} points "
+                  "finished); nothing to run.", flush=True)
+            self.summary(study)
+            return study
+        if self.worker is None:
+            print(f"study {study.study_name} in {masked(self.storage_url)}: {done} of {self.planned} "
+                  f"trials finished, {counts[TrialState.RUNNING]} running", flush=True)
+        batch_size = 1 if self._runs_jobs_in_process() else self.n_jobs
+        # Failed trials do not count as done (the next run retries them), but they use up
+        # this run's share, so that a run never starts more trials than were planned.
+        budget = self.planned - done - counts[TrialState.RUNNING]
+        with _sigterm_as_interrupt():
+            while self.failures <= self.allowed_failures and budget > 0:
+                trials = []
+                while len(trials) < min(batch_size, budget):
+                    trial = self._claim(study)
+                    if trial is None:
+                        break
+                    trials.append(trial)
+                if not trials:
+                    break
+                budget -= len(trials)
+                self._launch(study, trials)
+        if self.failures > self.allowed_failures:
+            raise SweepError(
+                f"{self.failures} trial(s) failed, more than hydra.sweeper.max_failure_rate="
+                f"{self.settings.max_failure_rate} of {self.planned} planned allows "
+                f"({self.allowed_failures}); the reasons are in the trials' fail_reason attribute. "
+                "Raise max_failure_rate to go on past failures.")
+        if self.worker is None:
+            self.summary(study)
+        return study
+
+    def _launch(self, study: optuna.Study, trials: List[optuna.Trial]) -> None:
+        try:
+            overrides = [self._overrides(t, slot) for slot, t in enumerate(trials)]
+            # Job numbers are trial numbers, so a run directory keeps its trial's number.
+            returns: List[JobReturn] = []
+            start = 0
+            while start < len(trials):
+                end = start + 1
+                while end < len(trials) and trials[end].number == trials[end - 1].number + 1:
+                    end += 1
+                env = self._job_env(trials[start], 0) if self._runs_jobs_in_process() else {}
+                with _environ(env):
+                    returns += self.launcher.launch(overrides[start:end], initial_job_idx=trials[start].number)
+                start = end
+        except BaseException as exc:  # Ctrl-C, SIGTERM, a launcher that died: nothing is lost
+            for trial in trials:
+                self._interrupted(study, trial, exc)
+            raise
+        for trial, ret in zip(trials, returns):
+            self._record(study, trial, ret)
+
+    def _interrupted(self, study: optuna.Study, trial: optuna.Trial, exc: BaseException) -> None:
+        if study._storage.get_trial(trial._trial_id).state != TrialState.RUNNING:
+            return
+        trial.set_user_attr("fail_reason", f"interrupted ({type(exc).__name__})")
+        study.tell(trial, state=TrialState.FAIL)
+        if self.grid is not None:  # give the point back to the queue for the next run or worker
+            study.enqueue_trial(dict(trial.params))
+        print(f"trial {trial.number} interrupted; marked FAIL"
+              + (" and its grid point queued again" if self.grid is not None else ""), flush=True)
+
+    def _supervise(self) -> optuna.Study:
+        if self.storage_url is None or self.storage_url.startswith("sqlite:"):
+            raise SweepError(
+                f"hydra.sweeper.n_jobs={self.n_jobs} starts {self.n_jobs} worker processes, which "
+                f"share the study through its storage, but storage is {masked(self.storage_url)}: "
+                "in memory is not shared, and SQLite cannot hand a queued trial to exactly one "
+                "of several processes. Use a journal file (e.g. outputs/study.log) or a "
+                "PostgreSQL URL.")
+        study = self.open_study()  # create the study and its grid once, before the workers
+        main = sys.modules["__main__"]
+        spec = getattr(main, "__spec__", None)
+        command = ([sys.executable, "-m", spec.name] if spec is not None and spec.name != "__main__"
+                   else [sys.executable, sys.argv[0]]) + sys.argv[1:]
+        workers = []
+        for i in range(self.n_jobs):
+            env = {**os.environ, WORKER_ENV: str(i)}
+            if self.gpus:
+                env["CUDA_VISIBLE_DEVICES"] = str(self.gpus[i % len(self.gpus)])
+            workers.append(subprocess.Popen(command, env=env))
+        gpus = f", GPUs {[self.gpus[i % len(self.gpus)] for i in range(self.n_jobs)]}" if self.gpus else ""
+        print(f"study {study.study_name}: {self.n_jobs} workers started{gpus}", flush=True)
+        try:
+            with _sigterm_as_interrupt():
+                codes = [w.wait() for w in workers]
+        except BaseException:
+            for w in workers:
+                if w.poll() is None:
+                    w.send_signal(signal.SIGTERM)
+            for w in workers:
+                w.wait()
+            raise
+        self.summary(study)
+        failed = [(i, c) for i, c in enumerate(codes) if c != 0]
+        if failed:
+            raise SweepError("worker(s) " + ", ".join(f"{i} (exit code {c})" for i, c in failed)
+                             + " stopped with an error; their output above says why. The study "
+                             "keeps what they finished: run the same command again to go on.")
+        return study
+
+
+class _environ:
+    """Set environment variables for the duration of a block, then restore them."""
+
+    def __init__(self, env: Dict[str, str]):
+        self.env = env
+
+    def __enter__(self):
+        self.saved = {k: os.environ.get(k) for k in self.env}
+        os.environ.update(self.env)
+
+    def __exit__(self, *exc):
+        for k, v in self.saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        return False
+
+
+class _sigterm_as_interrupt:
+    """SIGTERM raises KeyboardInterrupt, so that running trials are recorded before exit."""
+
+    def __enter__(self):
+        self.previous = None
+        try:
+            self.previous = signal.signal(signal.SIGTERM, self._handler)
+        except ValueError:  # not the main thread
+            pass
+        return self
+
+    @staticmethod
+    def _handler(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
+        return False

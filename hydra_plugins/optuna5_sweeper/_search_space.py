@@ -1,0 +1,121 @@
+"""From Hydra override strings to Optuna distributions, grid points and job overrides.
+
+`choice(a, b)` / `a,b` -> categorical; `range(a, b[, step])` -> the values a, a+step, ...
+below b, as in Hydra's basic sweeper; `interval(a, b)` -> uniform on [a, b] (Hydra reads
+its ends as floats: `int(interval(a, b))` for integers); `tag(log, interval(a, b))` ->
+log-uniform. Anything else is a fixed override,
+passed to every trial unchanged.
+"""
+import itertools
+import re
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Sequence
+
+import optuna
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import IntervalSweep, Override, RangeSweep, Transformer
+from optuna.distributions import (BaseDistribution, CategoricalDistribution, FloatDistribution,
+                                  IntDistribution)
+
+
+class SearchSpaceError(ValueError):
+    pass
+
+
+@dataclass
+class SearchSpace:
+    distributions: Dict[str, BaseDistribution] = field(default_factory=dict)
+    fixed: List[str] = field(default_factory=list)  # override strings, as written
+
+    def grid(self) -> List[Dict[str, Any]]:
+        """Every point of the product of the parameters' values (discrete ones only)."""
+        names = list(self.distributions)
+        values = []
+        for name in names:
+            dist = self.distributions[name]
+            if isinstance(dist, CategoricalDistribution):
+                values.append(list(dist.choices))
+            elif isinstance(dist, IntDistribution) and not dist.log:
+                values.append(list(range(dist.low, dist.high + 1, dist.step)))
+            else:
+                raise SearchSpaceError(
+                    f"hydra.sweeper.params.{name}: the grid sampler needs a finite set of values "
+                    f"(choice(...) or range(...)), got {dist}. Use another sampler for intervals.")
+        return [dict(zip(names, point)) for point in itertools.product(*values)]
+
+
+def _range_distribution(name: str, sweep: RangeSweep, override: Override) -> BaseDistribution:
+    values = list(override.sweep_iterator(transformer=Transformer.encode))
+    if not values:
+        raise SearchSpaceError(f"hydra.sweeper.params.{name}: {override.input_line} is empty.")
+    if sweep.shuffle:
+        return CategoricalDistribution(values)
+    if all(isinstance(v, int) for v in (sweep.start, sweep.stop, sweep.step)):
+        return IntDistribution(values[0], values[-1], step=sweep.step)
+    return CategoricalDistribution(values)  # float ranges: their exact listed values
+
+
+def _distribution(name: str, override: Override) -> BaseDistribution:
+    value = override.value()
+    if override.is_choice_sweep():
+        return CategoricalDistribution(list(override.sweep_iterator(transformer=Transformer.encode)))
+    if override.is_range_sweep():
+        return _range_distribution(name, value, override)
+    if override.is_interval_sweep():
+        assert isinstance(value, IntervalSweep)
+        log = "log" in value.tags
+        if isinstance(value.start, int) and isinstance(value.end, int):
+            return IntDistribution(value.start, value.end, log=log)
+        return FloatDistribution(float(value.start), float(value.end), log=log)
+    raise SearchSpaceError(f"hydra.sweeper.params.{name}: {override.input_line} is not supported; "
+                           "use choice(...), range(...), interval(...) or tag(log, interval(...)).")
+
+
+def parse(params: Dict[str, Any] | None, arguments: Sequence[str]) -> SearchSpace:
+    """Parse `hydra.sweeper.params` and the command line's overrides (which win)."""
+    lines = [f"{key}={value}" for key, value in (params or {}).items()] + list(arguments)
+    try:
+        overrides = OverridesParser.create().parse_overrides(lines)
+    except Exception as exc:  # Hydra's grammar errors name the bad override
+        raise SearchSpaceError(f"hydra.sweeper.params / command line: {exc}") from exc
+    space = SearchSpace()
+    by_key: Dict[str, Override] = {}
+    for override in overrides:  # a later override of the same key replaces the earlier one
+        by_key[override.get_key_element()] = override
+    for key, override in by_key.items():
+        if override.is_sweep_override():
+            try:
+                space.distributions[key] = _distribution(key, override)
+            except ValueError as exc:
+                if isinstance(exc, SearchSpaceError):
+                    raise
+                raise SearchSpaceError(f"hydra.sweeper.params.{key}: {override.input_line}: {exc}") from exc
+        else:
+            space.fixed.append(override.input_line)
+    return space
+
+
+def suggest(trial: optuna.Trial, name: str, dist: BaseDistribution) -> Any:
+    """Ask the trial for one parameter through Optuna's public suggest API."""
+    if isinstance(dist, CategoricalDistribution):
+        return trial.suggest_categorical(name, dist.choices)
+    if isinstance(dist, IntDistribution):
+        return trial.suggest_int(name, dist.low, dist.high, step=dist.step, log=dist.log)
+    return trial.suggest_float(name, dist.low, dist.high, step=dist.step, log=dist.log)
+
+
+_PLAIN = re.compile(r"^[\w./+-]*$")
+
+
+def format_value(value: Any) -> str:
+    """A parameter value as Hydra's override grammar reads it back."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    text = str(value)
+    if _PLAIN.match(text) and text not in ("null", "true", "false"):
+        return text
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"

@@ -1,0 +1,46 @@
+"""What a training run tells the Optuna trial it belongs to (no-ops outside an Optuna sweep).
+
+Per epoch: the validation accuracy, so that the study's pruner can stop a poor trial
+(`optuna.TrialPruned` ends it as PRUNED). At the end: the scores of every split, the run
+directory, wall time and device, as the trial's user attributes (optuna-dashboard shows them).
+"""
+from pathlib import Path
+
+import optuna
+import pytorch_lightning as pl
+
+from hydra_plugins.optuna5_sweeper.trial_context import current_trial
+
+SCORES = ("acc", "acc_majority", "nmi", "ari", "loss")
+
+
+class ReportValAccuracy(pl.Callback):
+    def __init__(self, metric: str = "val/acc"):
+        self.metric = metric
+        self.trial = None
+
+    def on_fit_start(self, trainer, pl_module):
+        trial = current_trial() if trainer.is_global_zero else None
+        # Optuna's pruners work on single-objective studies only.
+        self.trial = trial if trial is not None and len(trial.study.directions) == 1 else None
+
+    def on_validation_end(self, trainer, pl_module):
+        value = trainer.callback_metrics.get(self.metric)
+        if self.trial is None or value is None or trainer.sanity_checking:
+            return
+        epoch = trainer.current_epoch
+        self.trial.report(float(value), step=epoch)
+        if self.trial.should_prune():
+            raise optuna.TrialPruned(f"at epoch {epoch}, {self.metric}={float(value):.4f}")
+
+
+def record_trial_metrics(metrics: dict, run_dir: Path) -> None:
+    trial = current_trial()
+    if trial is None:
+        return
+    attrs = {f"{split}_{score}": metrics[split][score]
+             for split in ("train", "val", "test") for score in SCORES}
+    attrs.update(run_dir=str(run_dir), wall_seconds=metrics["wall_seconds"],
+                 device=metrics["device"], parameters=metrics["parameters"])
+    for key, value in attrs.items():
+        trial.set_user_attr(key, value)

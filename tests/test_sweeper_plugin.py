@@ -1,0 +1,109 @@
+"""The Optuna sweeper as a Hydra plugin: any Hydra app selects it with hydra/sweeper=optuna.
+
+These run a small standalone app (tests/standalone_app, configured as the official plugin's
+documentation shows), not the project's trainer; the project's sweeps are in test_sweeps.py.
+"""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import optuna
+import pytest
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+from hydra_plugins.optuna5_sweeper._search_space import format_value, parse
+
+APP = Path(__file__).parent / "standalone_app" / "app.py"
+
+
+def run_app(tmp_path: Path, *args: str, env: dict | None = None):
+    return subprocess.run([sys.executable, str(APP), "-m", *args], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300, env={**os.environ, **(env or {})})
+
+
+def journal(path: Path) -> optuna.storages.JournalStorage:
+    return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
+
+
+def test_documented_config_runs_tpe_and_reports_the_best(tmp_path):
+    result = run_app(tmp_path, "hydra.sweeper.n_trials=6")
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = [l for l in result.stdout.splitlines() if l.startswith("trial ")]
+    assert len(lines) == 6
+    assert "best value" in result.stdout
+    results = list(tmp_path.glob("multirun/*/*/optimization_results.yaml"))
+    assert len(results) == 1 and "best_params" in results[0].read_text()
+
+
+def test_failing_trial_is_fail_with_reason_and_the_grid_goes_on(tmp_path):
+    store = tmp_path / "study.log"
+    result = run_app(tmp_path, "hydra/sweeper/sampler=grid", "x=choice(1,2,3)", "y=0",
+                     f"hydra.sweeper.storage={store}", "hydra.sweeper.max_failure_rate=0.5",
+                     env={"FAIL_AT": "2"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    trials = optuna.load_study(study_name="sphere", storage=journal(store)).trials
+    by_x = {t.params["x"]: t for t in trials}
+    assert by_x[2].state == optuna.trial.TrialState.FAIL
+    assert "asked to fail at x=2" in by_x[2].user_attrs["fail_reason"]
+    assert by_x[1].state == by_x[3].state == optuna.trial.TrialState.COMPLETE
+    assert by_x[3].value == 9
+
+
+def test_failures_beyond_max_failure_rate_stop_the_sweep_with_one_paragraph(tmp_path):
+    result = run_app(tmp_path, "hydra/sweeper/sampler=grid", "x=choice(2,3)", env={"FAIL_AT": "2"})
+    assert result.returncode == 2
+    assert "max_failure_rate" in result.stderr and "Traceback" not in result.stderr
+    assert "trial    1" not in result.stdout  # stopped after the first failure (rate 0.0)
+
+
+def test_a_result_that_does_not_fit_the_directions_is_fail_and_n_trials_still_bounds_the_run(tmp_path):
+    # The app returns one value; a two-direction study records each trial as FAIL, saying why.
+    result = run_app(tmp_path, "hydra.sweeper.direction=[minimize,maximize]", "hydra.sweeper.n_trials=2",
+                     "hydra.sweeper.max_failure_rate=1.0")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("2 value(s) expected") == 2
+
+
+@pytest.mark.parametrize("bad, key", [("hydra.sweeper.direction=up", "hydra.sweeper.direction"),
+                                      ("hydra.sweeper.n_trials=0", "hydra.sweeper.n_trials"),
+                                      ("hydra.sweeper.storage=nosuch://x", "hydra.sweeper.storage")])
+def test_bad_sweeper_settings_name_the_key(tmp_path, bad, key):
+    result = run_app(tmp_path, bad)
+    assert result.returncode == 2
+    assert key in result.stderr and "Traceback" not in result.stderr
+
+
+def test_official_plugin_beside_this_one_is_refused(tmp_path):
+    fake = tmp_path / "site" / "hydra_plugins" / "hydra_optuna_sweeper"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("")
+    pythonpath = os.pathsep.join([str(tmp_path / "site"), os.environ.get("PYTHONPATH", "")])
+    result = run_app(tmp_path, "hydra.sweeper.n_trials=1", env={"PYTHONPATH": pythonpath})
+    assert result.returncode == 2
+    assert "must not be installed together" in result.stderr
+
+
+def test_override_grammar_maps_to_optuna_distributions():
+    space = parse({"a": "choice(1, 2, 'x y')", "b": "range(1, 7)", "c": "interval(0.1, 1.0)",
+                   "d": "tag(log, interval(1e-4, 1e-1))", "e": "int(interval(2, 100))", "f": 3},
+                  ["+g=4", "b=range(2, 5)"])
+    d = space.distributions
+    assert d["a"] == CategoricalDistribution([1, 2, "x y"])
+    assert d["b"] == IntDistribution(2, 4)  # the command line wins; range stops before its end
+    assert d["c"] == FloatDistribution(0.1, 1.0)
+    assert d["d"] == FloatDistribution(1e-4, 1e-1, log=True)
+    assert d["e"] == IntDistribution(2, 100)
+    assert space.fixed == ["f=3", "+g=4"]
+    assert parse({"a": "choice(1,2)", "b": "range(0, 3)"}, []).grid() == [
+        {"a": a, "b": b} for a in (1, 2) for b in (0, 1, 2)]
+    with pytest.raises(ValueError, match="grid sampler needs a finite set"):
+        space.grid()
+
+
+def test_formatted_values_read_back_unchanged():
+    parser = OverridesParser.create()
+    for value in (3, 0.001, 1e-30, "fashion_mnist", "a b", "it's", True, None):
+        override = parser.parse_overrides([f"k={format_value(value)}"])[0]
+        assert override.value() == value

@@ -1,0 +1,68 @@
+"""The Optuna sweeper's own cost per trial, against Hydra's basic sweeper, in one run.
+
+    python -m benchmarks.sweeper_overhead [--trials N] [--storage journal|sqlite|memory]
+
+Both sweep the same trivial Hydra app (tests/standalone_app, whose job returns at once),
+so everything measured is sweeping: composing each job's config, launching it, and for
+the Optuna sweeper the storage round trips (claim, params, result) and the progress line.
+Each sweeper runs N trials and 1 trial as separate processes; the difference over N - 1
+is the time per trial, free of Python start-up and imports. The last line is
+`optuna_sweeper_overhead_s_per_trial: X`.
+"""
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+APP = Path(__file__).resolve().parents[1] / "tests" / "standalone_app" / "app.py"
+
+
+def sweep_seconds(args: list[str], cwd: Path) -> float:
+    conf = cwd / "conf"  # the same plain config for both sweepers
+    conf.mkdir(exist_ok=True)
+    (conf / "config.yaml").write_text("x: 0\ny: 0\n")
+    start = time.perf_counter()
+    subprocess.run([sys.executable, str(APP), f"--config-path={conf}", "-m", *args], cwd=cwd,
+                   check=True, capture_output=True, text=True)
+    return time.perf_counter() - start
+
+
+def per_trial(make_args, n: int, workdir: Path) -> float:
+    workdir.mkdir(parents=True)
+    full = sweep_seconds(make_args(n, workdir / f"n{n}"), workdir)
+    one = sweep_seconds(make_args(1, workdir / "n1"), workdir)
+    return (full - one) / (n - 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=40)
+    parser.add_argument("--storage", choices=("journal", "sqlite", "memory"), default="journal")
+    args = parser.parse_args()
+
+    def optuna_args(n: int, where: Path) -> list[str]:
+        storage = {"journal": str(where / "study.log"), "sqlite": f"sqlite:///{where}/study.db",
+                   "memory": "null"}[args.storage]
+        return ["hydra/sweeper=optuna", "hydra/sweeper/sampler=grid", f"x=range(0,{n})", "y=0",
+                f"hydra.sweeper.storage={storage}", "hydra.sweeper.n_trials=null",
+                f"hydra.sweep.dir={where}/runs"]
+
+    def basic_args(n: int, where: Path) -> list[str]:
+        return ["x=" + ",".join(str(i) for i in range(n)), "y=0",
+                f"hydra.sweep.dir={where}/runs"]
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        optuna_s = per_trial(optuna_args, args.trials, work / "optuna")
+        basic_s = per_trial(basic_args, args.trials, work / "basic")
+    print(f"trials per sweep: {args.trials}; Optuna storage: {args.storage}")
+    print(f"hydra basic sweeper: {basic_s * 1000:.1f} ms per job")
+    print(f"optuna sweeper:      {optuna_s * 1000:.1f} ms per trial "
+          f"({optuna_s / basic_s:.2f}x the basic sweeper)")
+    print(f"optuna_sweeper_overhead_s_per_trial: {optuna_s:.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -107,3 +107,43 @@ def test_formatted_values_read_back_unchanged():
     for value in (3, 0.001, 1e-30, "fashion_mnist", "a b", "it's", True, None):
         override = parser.parse_overrides([f"k={format_value(value)}"])[0]
         assert override.value() == value
+
+
+@pytest.mark.parametrize("sampler, pruner", [("random", "median"), ("qmc", "hyperband"),
+                                             ("cmaes", "none"), ("nsgaii", "threshold")])
+def test_every_sampler_and_pruner_option_runs(tmp_path, sampler, pruner):
+    extra = ["hydra.sweeper.pruner.lower=0"] if pruner == "threshold" else []
+    result = run_app(tmp_path, f"hydra/sweeper/sampler={sampler}", f"hydra/sweeper/pruner={pruner}",
+                     "hydra.sweeper.n_trials=3", *extra)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count(" left, ") == 3
+
+
+def test_a_pruner_optuna_cannot_build_is_named(tmp_path):
+    result = run_app(tmp_path, "hydra/sweeper/pruner=threshold", "hydra.sweeper.n_trials=1")
+    assert result.returncode == 2
+    assert "hydra.sweeper.pruner" in result.stderr and "lower or upper" in result.stderr
+
+
+@pytest.mark.parametrize("gpus, per_gpu, expected", [("[0,1]", 1, [{0}, {1}]), ("[3]", 2, [{3}, {3}])])
+def test_n_jobs_workers_are_pinned_to_gpus_round_robin(tmp_path, gpus, per_gpu, expected):
+    # No GPU is needed: the pinning is the CUDA_VISIBLE_DEVICES each worker is started with.
+    store = tmp_path / "study.log"
+    result = run_app(tmp_path, "hydra/sweeper/sampler=grid", "x=range(0,8)", "y=0",
+                     f"hydra.sweeper.storage={store}", "hydra.sweeper.n_jobs=2",
+                     f"hydra.sweeper.gpus={gpus}", f"hydra.sweeper.trials_per_gpu={per_gpu}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    trials = optuna.load_study(study_name="sphere", storage=journal(store)).trials
+    assert sorted(t.params["x"] for t in trials) == list(range(8))
+    by_worker = {}
+    for t in trials:
+        by_worker.setdefault(t.user_attrs["worker"], set()).add(t.user_attrs["gpu"])
+    assert len(by_worker) <= 2 and all(g in expected for g in by_worker.values())
+    if len(by_worker) == 2:
+        assert sorted(by_worker.values(), key=min) == expected
+
+
+def test_more_jobs_than_gpu_slots_is_refused(tmp_path):
+    result = run_app(tmp_path, "hydra.sweeper.storage=s.log", "hydra.sweeper.n_jobs=3",
+                     "hydra.sweeper.gpus=[0]", "hydra.sweeper.trials_per_gpu=2")
+    assert result.returncode == 2 and "trials_per_gpu" in result.stderr

@@ -84,6 +84,16 @@ def open_storage(url: Optional[str]) -> BaseStorage:
             "database created.") from None
 
 
+def _build(key: str, node: DictConfig) -> Any:
+    try:
+        return instantiate(node)
+    except Exception as exc:
+        cause = exc.__cause__ or exc
+        raise SweepError(f"hydra.sweeper.{key}: cannot build {node.get('_target_')} "
+                         f"({type(cause).__name__}: {cause}); see Optuna's documentation of "
+                         "its arguments.") from None
+
+
 def _directions(direction: Any) -> List[str]:
     items = list(direction) if isinstance(direction, (list, tuple)) or OmegaConf.is_list(direction) else [direction]
     names = [str(getattr(d, "name", d)).lower() for d in items]
@@ -100,10 +110,6 @@ def _point_key(params: Dict[str, Any], names: Sequence[str]) -> Tuple:
 
 def _trial_point(trial: FrozenTrial, names: Sequence[str]) -> Tuple:
     return _point_key(trial.params or trial.system_attrs.get("fixed_params", {}), names)
-
-
-def _is_duplicate(trial: FrozenTrial) -> bool:
-    return "duplicate_of" in trial.user_attrs
 
 
 class Sweep:
@@ -146,18 +152,22 @@ class Sweep:
         self.allowed_failures = math.floor(float(settings.max_failure_rate) * self.planned)
         self.extend = get_method(settings.custom_search_space) if settings.custom_search_space else None
         self.gpus = self._gpus()
-        self.n_jobs = self._n_jobs()
+        # A worker started by a supervisor runs one trial at a time on the GPU it was given.
+        self.n_jobs = 1 if self.worker is not None else self._n_jobs()
         self.storage_url = None if settings.storage is None else str(settings.storage)
         self.failures = 0
         self.started = time.time()
 
     # -- machine ---------------------------------------------------------------------------
     def _gpus(self) -> List[int]:
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+        pinned = [int(g) for g in (visible or "").split(",") if g.strip().isdigit()]
+        if self.worker is not None:  # the supervisor chose this worker's GPU
+            return pinned
         if self.settings.gpus is not None:
             return [int(g) for g in self.settings.gpus]
-        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
         if visible is not None:
-            return [int(g) for g in visible.split(",") if g.strip().isdigit()]
+            return pinned
         try:
             import torch
 
@@ -189,8 +199,8 @@ class Sweep:
         storage = open_storage(self.storage_url)
         name = self.settings.study_name
         sampler = (optuna.samplers.RandomSampler(seed=self.settings.sampler.get("seed"))
-                   if self.grid is not None else instantiate(self.settings.sampler))
-        pruner = instantiate(self.settings.pruner)
+                   if self.grid is not None else _build("sampler", self.settings.sampler))
+        pruner = _build("pruner", self.settings.pruner)
         try:
             study = optuna.create_study(storage=storage, study_name=name, sampler=sampler,
                                         pruner=pruner, directions=self.directions)
@@ -275,6 +285,8 @@ class Sweep:
             gpu = self.gpus[slot % len(self.gpus)]
             env["CUDA_VISIBLE_DEVICES"] = str(gpu)
             trial.set_user_attr("gpu", gpu)
+        elif self.gpus and self.worker is not None:
+            trial.set_user_attr("gpu", self.gpus[0])
         return env
 
     def _overrides(self, trial: optuna.Trial, slot: int) -> List[str]:
@@ -424,6 +436,7 @@ class Sweep:
                     returns += self.launcher.launch(overrides[start:end], initial_job_idx=trials[start].number)
                 start = end
         except BaseException as exc:  # Ctrl-C, SIGTERM, a launcher that died: nothing is lost
+            _ignore_signals()  # a second Ctrl-C must not cut the bookkeeping short
             for trial in trials:
                 self._interrupted(study, trial, exc)
             raise
@@ -464,7 +477,14 @@ class Sweep:
         try:
             with _sigterm_as_interrupt():
                 codes = [w.wait() for w in workers]
-        except BaseException:
+        except BaseException as exc:
+            # Ctrl-C in a terminal reaches the workers too: give them time to record their
+            # trials. SIGTERM (or a Ctrl-C that reached only this process) is passed on.
+            _ignore_signals()
+            grace = 60 if isinstance(exc, KeyboardInterrupt) and not str(exc).startswith("signal") else 0
+            deadline = time.time() + grace
+            while time.time() < deadline and any(w.poll() is None for w in workers):
+                time.sleep(0.2)
             for w in workers:
                 if w.poll() is None:
                     w.send_signal(signal.SIGTERM)
@@ -478,6 +498,14 @@ class Sweep:
                              + " stopped with an error; their output above says why. The study "
                              "keeps what they finished: run the same command again to go on.")
         return study
+
+
+def _ignore_signals() -> None:
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    except ValueError:  # not the main thread
+        pass
 
 
 class _environ:

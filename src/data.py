@@ -41,10 +41,11 @@ def decompress_gz_only(source: Path, target_dir: Path) -> None:
     for fname in RAW_FILES:
         target, packed = target_dir / fname, source / f"{fname}.gz"
         if not target.exists() and not (source / fname).exists() and packed.exists():
-            partial = target.with_suffix(".partial")
+            # A name of its own per process: concurrent trials may unpack the same file.
+            partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
             with gzip.open(packed, "rb") as src, open(partial, "wb") as dst:
                 shutil.copyfileobj(src, dst)
-            partial.rename(target)
+            os.replace(partial, target)
 
 
 def missing_files(folder: Path) -> list[str]:

@@ -26,7 +26,8 @@ from src.optuna_reporting import record_trial_metrics
 from src.pictures import save_pictures
 
 log = logging.getLogger(__name__)
-SWEEPS_DIR = Path(__file__).resolve().parents[1] / "sweeps"
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+SWEEPS_DIR = CONF_DIR.parent / "sweeps"
 
 
 def register_sweeps() -> None:
@@ -94,7 +95,7 @@ def objective(metrics: dict, cfg: DictConfig) -> float | list[float]:
 register_sweeps()
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="train")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")
 def main(cfg: DictConfig) -> float | list[float] | None:
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     logging.captureWarnings(True)  # library warnings go to the run's log (and the console, by level)
@@ -112,4 +113,8 @@ def main(cfg: DictConfig) -> float | list[float] | None:
 
 
 if __name__ == "__main__":
-    main()
+    # Run the module's own `main`, not this __main__ copy: launchers that pickle the task
+    # (joblib, submitit) then send a reference to src.train.main instead of its globals.
+    from src.train import main as entry_point
+
+    entry_point()

@@ -231,3 +231,17 @@ def test_workers_share_a_study_on_postgresql(tmp_path, postgres_url):
     assert [r.returncode for r in results] == [0, 0], results[0].stderr[-2000:] + results[1].stderr[-2000:]
     assert_each_point_once(trials(postgres_url, name), 4)
     assert "optuna-test" not in results[0].stdout + results[0].stderr  # the password is masked
+
+
+def test_joblib_launcher_runs_batches_in_other_processes_that_still_reach_their_trial(tmp_path):
+    # Jobs run in joblib's worker processes: they find their trial through the storage and
+    # the pruner from its config, and report per-epoch accuracy there.
+    result = run_module("src.train", "-m", "sweep=flat_mnist", "latent=choice(2,5)", "hidden=100",
+                        "hydra/launcher=joblib", "hydra.sweeper.n_jobs=2",
+                        "hydra/sweeper/pruner=threshold", "hydra.sweeper.pruner.lower=1.01",
+                        "epochs=2", "dataset.limit=256", "pictures=false", *sweep_args(tmp_path),
+                        env={"DATA_DIR": str(data_dir_or_skip())})
+    assert result.returncode == 0, result.stderr[-3000:]
+    ts = trials(journal(tmp_path / "study.log"), "flat_mnist")
+    assert [t.state for t in ts] == [TrialState.PRUNED] * 2
+    assert sorted(Path(t.user_attrs["run_dir"]).name for t in ts) == ["trial_0", "trial_1"]

@@ -42,5 +42,8 @@ def current_trial() -> Optional[Any]:
             from hydra.utils import instantiate
 
             pruner = instantiate(json.loads(pruner))
-        study = optuna.load_study(study_name=study_name, storage=storage, pruner=pruner or None)
+        from ._runner import open_storage  # the sweeper's reading of the storage string
+
+        study = optuna.load_study(study_name=study_name, storage=open_storage(storage),
+                                  pruner=pruner or None)
     return optuna.Trial(study, int(trial_id))

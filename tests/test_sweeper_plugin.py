@@ -5,6 +5,7 @@ documentation shows), not the project's trainer; the project's sweeps are in tes
 """
 import os
 import subprocess
+import time
 import sys
 from pathlib import Path
 
@@ -147,3 +148,17 @@ def test_more_jobs_than_gpu_slots_is_refused(tmp_path):
     result = run_app(tmp_path, "hydra.sweeper.storage=s.log", "hydra.sweeper.n_jobs=3",
                      "hydra.sweeper.gpus=[0]", "hydra.sweeper.trials_per_gpu=2")
     assert result.returncode == 2 and "trials_per_gpu" in result.stderr
+
+
+def test_unreachable_database_fails_fast_with_the_password_masked(tmp_path):
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    start = time.time()
+    result = run_app(tmp_path, f"hydra.sweeper.storage=postgresql://optuna:secret-pw@127.0.0.1:{port}/optuna")
+    assert time.time() - start < 10
+    assert result.returncode == 2
+    assert f"postgresql://optuna:***@127.0.0.1:{port}/optuna" in result.stderr
+    assert "secret-pw" not in result.stdout + result.stderr

@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -36,6 +37,7 @@ from .config import CONFLICT_MESSAGE, official_plugin_installed
 
 WORKER_ENV = "OPTUNA5_SWEEPER_WORKER"
 GRID_SIZE_ATTR = "grid_size"  # set on the study once every grid point is enqueued
+HEARTBEAT_ATTR = "heartbeat"  # trial system attribute: when its worker last said it was alive
 SEEDING_TIMEOUT_S = 120
 DONE = (TrialState.COMPLETE, TrialState.PRUNED)
 
@@ -71,7 +73,13 @@ def open_storage(url: Optional[str]) -> BaseStorage:
         if url.startswith("sqlite:///"):
             Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
             kwargs = {"connect_args": {"timeout": 60}}
-        return RDBStorage(url, engine_kwargs=kwargs)
+        for attempt in range(3):
+            try:
+                return RDBStorage(url, engine_kwargs=kwargs)
+            except Exception as exc:  # workers starting together race to create the tables
+                if "already exists" not in str(exc) or attempt == 2:
+                    raise
+                time.sleep(0.5)
     except Exception as exc:
         if isinstance(exc, ImportError):
             exc = ImportError(f"{exc} For postgresql://: pip install 'psycopg[binary]'.")
@@ -155,6 +163,13 @@ class Sweep:
         # A worker started by a supervisor runs one trial at a time on the GPU it was given.
         self.n_jobs = 1 if self.worker is not None else self._n_jobs()
         self.storage_url = None if settings.storage is None else str(settings.storage)
+        self.heartbeat_interval = float(settings.heartbeat_interval)
+        self.grace_period = float(settings.grace_period if settings.grace_period is not None
+                                  else 4 * self.heartbeat_interval)
+        if self.heartbeat_interval <= 0 or self.grace_period <= self.heartbeat_interval:
+            raise SweepError(f"hydra.sweeper.heartbeat_interval={settings.heartbeat_interval} / "
+                             f"grace_period={settings.grace_period}: give an interval > 0 (seconds) "
+                             "and a grace period longer than the interval (null: 4 intervals).")
         self.failures = 0
         self.started = time.time()
 
@@ -292,10 +307,14 @@ class Sweep:
     def _overrides(self, trial: optuna.Trial, slot: int) -> List[str]:
         params = [f"{k}={format_value(v)}" for k, v in trial.params.items()]
         trial.set_user_attr("overrides", params + self.space.fixed)
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         if self._runs_jobs_in_process():  # the environment is set around the launch instead
             return params + self.space.fixed
-        # Launchers that run jobs elsewhere get it through Hydra, which sets it in the job.
-        env = {k: format_value(v) if v else "''" for k, v in self._job_env(trial, slot).items()}
+        # Launchers that run jobs elsewhere get it through Hydra, which sets it in the job;
+        # not the storage URL, which may hold a password and would be logged: the job reads
+        # it from its own copy of hydra.sweeper.storage (trial_context).
+        env = {k: format_value(v) if v else "''" for k, v in self._job_env(trial, slot).items()
+               if k != trial_context.STORAGE_ENV}
         return params + self.space.fixed + [f"++hydra.job.env_set.{k}={v}" for k, v in env.items()]
 
     def _record(self, study: optuna.Study, trial: optuna.Trial, ret: JobReturn) -> None:
@@ -303,7 +322,6 @@ class Sweep:
         if ret.hydra_cfg is not None:
             run_dir = ret.hydra_cfg.hydra.runtime.output_dir
             trial.set_user_attr("run_dir", str(run_dir))
-        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         values, state, reason = None, TrialState.COMPLETE, None
         try:
             if ret.status == JobStatus.FAILED:  # what the job raised (return_value would log it)
@@ -396,21 +414,34 @@ class Sweep:
             print(f"study {study.study_name} in {masked(self.storage_url)}: {done} of {self.planned} "
                   f"trials finished, {counts[TrialState.RUNNING]} running", flush=True)
         batch_size = 1 if self._runs_jobs_in_process() else self.n_jobs
-        # Failed trials do not count as done (the next run retries them), but they use up
-        # this run's share, so that a run never starts more trials than were planned.
-        budget = self.planned - done - counts[TrialState.RUNNING]
+        # A search's failed trials do not count as done (the next run retries them), but they
+        # use up this run's share, so that a run never starts more trials than were planned.
+        # A grid is bounded by its queue instead.
+        budget = math.inf if self.grid is not None else self.planned - done - counts[TrialState.RUNNING]
+        waiting_said = False
         with _sigterm_as_interrupt():
             while self.failures <= self.allowed_failures and budget > 0:
+                self._fail_stale(study)
                 trials = []
                 while len(trials) < min(batch_size, budget):
                     trial = self._claim(study)
                     if trial is None:
                         break
                     trials.append(trial)
-                if not trials:
+                if trials:
+                    budget -= len(trials)
+                    self._launch(study, trials)
+                    continue
+                # Nothing to claim. Trials running elsewhere may still fail or go stale
+                # (their worker died): wait for them, to retry their points.
+                running = self._counts(study)[TrialState.RUNNING]
+                if not running:
                     break
-                budget -= len(trials)
-                self._launch(study, trials)
+                if not waiting_said:
+                    print(f"waiting for {running} trial(s) running elsewhere (retried here if "
+                          f"no heartbeat for {self.grace_period} s)", flush=True)
+                    waiting_said = True
+                time.sleep(min(self.heartbeat_interval, 5))
         if self.failures > self.allowed_failures:
             raise SweepError(
                 f"{self.failures} trial(s) failed, more than hydra.sweeper.max_failure_rate="
@@ -421,7 +452,36 @@ class Sweep:
             self.summary(study)
         return study
 
+    def _fail_stale(self, study: optuna.Study) -> None:
+        """Fail RUNNING trials whose heartbeat stopped (their worker died) and re-queue them.
+
+        Optuna's own heartbeat covers RDB storages only; this one, a trial system attribute
+        renewed every heartbeat_interval, works on every storage, the journal file included.
+        """
+        now = time.time()
+        for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            last = t.system_attrs.get(HEARTBEAT_ATTR)
+            if last is None:
+                last = t.datetime_start.timestamp() if t.datetime_start else now
+            if now - last <= self.grace_period:
+                continue
+            try:
+                study._storage.set_trial_user_attr(
+                    t._trial_id, "fail_reason", f"stale: no heartbeat for {now - last:.0f} s (its worker died?)")
+                if not study._storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL):
+                    continue
+            except optuna.exceptions.UpdateFinishedTrialError:
+                continue  # another worker got there first
+            self._requeue(study, t)
+            print(f"trial {t.number} went stale (no heartbeat for {now - last:.0f} s); marked FAIL"
+                  + (" and its grid point queued again" if self.grid is not None else ""), flush=True)
+
+    def _requeue(self, study: optuna.Study, trial: Any) -> None:
+        if self.grid is not None:
+            study.enqueue_trial(dict(trial.params), user_attrs={"retry_of": trial.number})
+
     def _launch(self, study: optuna.Study, trials: List[optuna.Trial]) -> None:
+        heartbeat = _Heartbeat(study._storage, [t._trial_id for t in trials], self.heartbeat_interval)
         try:
             overrides = [self._overrides(t, slot) for slot, t in enumerate(trials)]
             # Job numbers are trial numbers, so a run directory keeps its trial's number.
@@ -437,9 +497,11 @@ class Sweep:
                 start = end
         except BaseException as exc:  # Ctrl-C, SIGTERM, a launcher that died: nothing is lost
             _ignore_signals()  # a second Ctrl-C must not cut the bookkeeping short
+            heartbeat.stop()
             for trial in trials:
                 self._interrupted(study, trial, exc)
             raise
+        heartbeat.stop()
         for trial, ret in zip(trials, returns):
             self._record(study, trial, ret)
 
@@ -448,8 +510,7 @@ class Sweep:
             return
         trial.set_user_attr("fail_reason", f"interrupted ({type(exc).__name__})")
         study.tell(trial, state=TrialState.FAIL)
-        if self.grid is not None:  # give the point back to the queue for the next run or worker
-            study.enqueue_trial(dict(trial.params))
+        self._requeue(study, trial)  # the point goes back to the queue for the next run or worker
         print(f"trial {trial.number} interrupted; marked FAIL"
               + (" and its grid point queued again" if self.grid is not None else ""), flush=True)
 
@@ -498,6 +559,35 @@ class Sweep:
                              + " stopped with an error; their output above says why. The study "
                              "keeps what they finished: run the same command again to go on.")
         return study
+
+
+class _Heartbeat:
+    """Renews the heartbeat of running trials from a background thread until stopped."""
+
+    def __init__(self, storage: BaseStorage, trial_ids: List[int], interval: float):
+        self.storage, self.trial_ids, self.interval = storage, trial_ids, interval
+        self.stopped = threading.Event()
+        self.beat()
+        self.thread = threading.Thread(target=self._run, name="optuna5-sweeper-heartbeat", daemon=True)
+        self.thread.start()
+
+    def beat(self) -> None:
+        for trial_id in self.trial_ids:
+            try:
+                self.storage.set_trial_system_attr(trial_id, HEARTBEAT_ATTR, time.time())
+            except optuna.exceptions.UpdateFinishedTrialError:
+                pass  # finished meanwhile
+
+    def _run(self) -> None:
+        while not self.stopped.wait(self.interval):
+            try:
+                self.beat()
+            except Exception as exc:  # a storage hiccup must not kill the trial
+                print(f"heartbeat not recorded: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.thread.join()
 
 
 def _ignore_signals() -> None:

@@ -161,6 +161,10 @@ class OptunaSweeperConf:
     # Dotted path of a function (cfg, trial) -> None that suggests further parameters.
     custom_search_space: Optional[str] = None
     params: Optional[Dict[str, Any]] = None
+    # A running trial's worker renews its heartbeat every heartbeat_interval seconds; a
+    # trial without one for grace_period (null: 4 intervals) is failed and its point retried.
+    heartbeat_interval: float = 30
+    grace_period: Optional[float] = None
     # GPUs to pin trials to, round-robin (null: CUDA_VISIBLE_DEVICES, or every visible GPU).
     gpus: Optional[List[int]] = None
     trials_per_gpu: int = 1

@@ -1,9 +1,11 @@
 """The Optuna trial a job runs for, seen from inside the job.
 
-The sweeper gives each job four environment variables (through `hydra.job.env_set`, so
-they reach the job whatever the launcher); `current_trial()` turns them back into an
-`optuna.Trial`, through which the app reports per-epoch values for pruning
-(`trial.report`, `trial.should_prune`) and records results (`trial.set_user_attr`).
+The sweeper gives each job environment variables naming its study, trial and pruner
+(through `hydra.job.env_set` when the launcher runs the job in another process; the
+storage URL then comes from the job's own `hydra.sweeper.storage`, so that no password is
+logged). `current_trial()` turns them back into an `optuna.Trial`, through which the app
+reports per-epoch values for pruning (`trial.report`, `trial.should_prune`) and records
+results (`trial.set_user_attr`).
 Outside a sweep it returns None.
 """
 import json
@@ -24,6 +26,17 @@ def register_local_study(study: Any) -> None:
     _LOCAL_STUDIES[study.study_name] = study
 
 
+def _configured_storage() -> Optional[str]:
+    """hydra.sweeper.storage as this job's config resolves it (interpolations included)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    try:
+        storage = HydraConfig.get().sweeper.get("storage")
+    except ValueError:  # not inside a Hydra job
+        return None
+    return None if storage is None else str(storage)
+
+
 def current_trial() -> Optional[Any]:
     """The running trial as an `optuna.Trial`, or None outside an Optuna sweep."""
     trial_id = os.environ.get(TRIAL_ENV)
@@ -34,7 +47,7 @@ def current_trial() -> Optional[Any]:
 
     study = _LOCAL_STUDIES.get(study_name)
     if study is None:
-        storage = os.environ.get(STORAGE_ENV)
+        storage = os.environ.get(STORAGE_ENV) or _configured_storage()
         if not storage:
             return None  # an in-memory study of another process: out of reach
         pruner = os.environ.get(PRUNER_ENV)

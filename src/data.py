@@ -23,6 +23,19 @@ RAW_FILES = (
 )
 # config name -> torchvision class (whose __name__ is also the folder under data_dir)
 DATASETS = {"mnist": datasets.MNIST, "fashion_mnist": datasets.FashionMNIST}
+# md5 of the uncompressed files, as published (and listed in ../shared/data/README.md);
+# quoted when a file is found damaged, so that a user can check a replacement.
+MD5 = {
+    "mnist": {"train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
+              "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
+              "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
+              "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637"},
+    "fashion_mnist": {"train-images-idx3-ubyte": "f4a8712d7a061bf5bd6d2ca38dc4d50a",
+                      "train-labels-idx1-ubyte": "9018921c3c673c538a1fc5bad174d6f9",
+                      "t10k-images-idx3-ubyte": "8181f5470baa50b63fa0f6fddb340f0a",
+                      "t10k-labels-idx1-ubyte": "15d484375f8d13e6eb1aabb0c3f46965"},
+}
+IDX_MAGIC = {"images": 2051, "labels": 2049}  # IDX headers: 0x0803 (3-d ubyte), 0x0801 (1-d)
 
 
 def raw_dir(root: str | Path, name: str) -> Path:
@@ -48,6 +61,43 @@ def decompress_gz_only(source: Path, target_dir: Path) -> None:
             os.replace(partial, target)
 
 
+def idx_count(path: Path, kind: str) -> int:
+    """The item count of an IDX file, after checking its magic number and its length."""
+    with open(path, "rb") as f:
+        header = f.read(16 if kind == "images" else 8)
+    if len(header) < 8 or int.from_bytes(header[:4], "big") != IDX_MAGIC[kind]:
+        raise ValueError(f"its IDX magic number is not {IDX_MAGIC[kind]} ({kind} file)")
+    count = int.from_bytes(header[4:8], "big")
+    expected = 16 + count * 28 * 28 if kind == "images" else 8 + count
+    size = path.stat().st_size
+    if size != expected:
+        raise ValueError(f"it is {size:,} bytes where its header ({count:,} {kind}) needs {expected:,} "
+                         "(truncated or padded)")
+    return count
+
+
+def check_idx_files(folder: Path, name: str) -> None:
+    """Refuse damaged data with one paragraph naming the file and its expected md5."""
+    for split in ("train", "t10k"):
+        counts = {}
+        for kind, suffix in (("images", "images-idx3-ubyte"), ("labels", "labels-idx1-ubyte")):
+            path = folder / f"{split}-{suffix}"
+            try:
+                counts[kind] = idx_count(path, kind)
+            except ValueError as exc:
+                raise DataError(damaged(path, name, str(exc))) from None
+        if counts["images"] != counts["labels"]:
+            path = folder / f"{split}-labels-idx1-ubyte"
+            raise DataError(damaged(path, name, f"it holds {counts['labels']:,} labels for "
+                                                f"{counts['images']:,} images"))
+
+
+def damaged(path: Path, name: str, what: str) -> str:
+    return (f"Data file {path} is damaged: {what}. Replace it with the original (md5 of the "
+            f"uncompressed file: {MD5[name][path.name]}), or delete it and its .gz so that it is "
+            f"unpacked or downloaded again.")
+
+
 def missing_files(folder: Path) -> list[str]:
     return [f for f in RAW_FILES if not (folder / f).exists()]
 
@@ -65,14 +115,17 @@ def ensure_raw_files(root: str | Path, name: str, download: bool) -> Path:
         except PermissionError:
             decompress_gz_only(folder, raw_dir(CACHE_ROOT, name))
             if not missing_files(raw_dir(CACHE_ROOT, name)):
+                check_idx_files(raw_dir(CACHE_ROOT, name), name)
                 return CACHE_ROOT
     if not missing_files(folder):
+        check_idx_files(folder, name)
         return Path(root)
     reason = "dataset.download=false"
     if download:
         try:
             for train in (True, False):
                 DATASETS[name](str(root), train=train, download=True)
+            check_idx_files(folder, name)
             return Path(root)
         except Exception as exc:  # no network, mirror down, disk full...
             reason = f"the download failed ({type(exc).__name__}: {exc})"

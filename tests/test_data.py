@@ -4,13 +4,8 @@ import shutil
 import pytest
 import torch
 
-from src.data import RAW_FILES, ImageDataModule, ensure_raw_files
+from src.data import MD5, RAW_FILES, ImageDataModule, ensure_raw_files
 from src.errors import DataError
-
-MD5 = {  # of the uncompressed files, from the data README
-    "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
-    "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
-}
 
 
 def test_gz_only_folder_is_decompressed(data_dir, tmp_path):
@@ -22,7 +17,7 @@ def test_gz_only_folder_is_decompressed(data_dir, tmp_path):
             pytest.skip(f"{src} not found")
         shutil.copy(src, raw)
     assert ensure_raw_files(tmp_path, "mnist", download=False) == tmp_path
-    for name, md5 in MD5.items():
+    for name, md5 in MD5["mnist"].items():  # the digests of ../shared/data/README.md
         assert hashlib.md5((raw / name).read_bytes()).hexdigest() == md5
     dm = ImageDataModule("mnist", str(tmp_path), limit=500)
     dm.setup(device=torch.device("cpu"))

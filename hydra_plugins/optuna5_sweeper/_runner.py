@@ -294,7 +294,6 @@ class Sweep:
         """What the job needs to find its trial (trial_context), and its GPU."""
         env = {trial_context.STUDY_ENV: trial.study.study_name,
                trial_context.TRIAL_ENV: str(trial._trial_id),
-               trial_context.STORAGE_ENV: self.storage_url or "",
                trial_context.PRUNER_ENV: json.dumps(OmegaConf.to_container(self.settings.pruner, resolve=True))}
         if self.gpus and not self._runs_jobs_in_process():
             gpu = self.gpus[slot % len(self.gpus)]
@@ -310,11 +309,10 @@ class Sweep:
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         if self._runs_jobs_in_process():  # the environment is set around the launch instead
             return params + self.space.fixed
-        # Launchers that run jobs elsewhere get it through Hydra, which sets it in the job;
-        # not the storage URL, which may hold a password and would be logged: the job reads
-        # it from its own copy of hydra.sweeper.storage (trial_context).
-        env = {k: format_value(v) if v else "''" for k, v in self._job_env(trial, slot).items()
-               if k != trial_context.STORAGE_ENV}
+        # Launchers that run jobs elsewhere get it through Hydra, which sets it in the job.
+        # The storage URL is not among it (it may hold a password and would be logged): the
+        # job reads it from its own copy of hydra.sweeper.storage (trial_context).
+        env = {k: format_value(v) for k, v in self._job_env(trial, slot).items()}
         return params + self.space.fixed + [f"++hydra.job.env_set.{k}={v}" for k, v in env.items()]
 
     def _record(self, study: optuna.Study, trial: optuna.Trial, ret: JobReturn) -> None:
@@ -364,11 +362,11 @@ class Sweep:
         else:
             outcome = f"FAIL ({reason.splitlines()[0][:120]})"
         prefix = f"[worker {self.worker}] " if self.worker is not None else ""
-        print(f"{prefix}trial {trial.number:>4} | {params} | {outcome} | {self._best_text(study)} | "
+        print(f"{prefix}trial {trial.number:>4} | {params} | {outcome} | {self._best_text(study, counts)} | "
               f"{left} left, {time.time() - self.started:.0f} s", flush=True)
 
-    def _best_text(self, study: optuna.Study) -> str:
-        if not any(t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False)):
+    def _best_text(self, study: optuna.Study, counts: Dict[TrialState, int]) -> str:
+        if not counts[TrialState.COMPLETE]:
             return "best -"
         if len(self.directions) == 1:
             return f"best {study.best_value:.4f} (#{study.best_trial.number})"
@@ -378,8 +376,7 @@ class Sweep:
         counts = self._counts(study)
         states = ", ".join(f"{counts[s]} {s.name}" for s in TrialState if counts[s])
         print(f"study {study.study_name} ({masked(self.storage_url)}): {states or 'no trials'}", flush=True)
-        complete = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
-        if not complete:
+        if not counts[TrialState.COMPLETE]:
             return
         results: Dict[str, Any] = {"name": study.study_name}
         if len(self.directions) == 1:

@@ -1,9 +1,9 @@
 """The Optuna trial a job runs for, seen from inside the job.
 
 The sweeper gives each job environment variables naming its study, trial and pruner
-(through `hydra.job.env_set` when the launcher runs the job in another process; the
-storage URL then comes from the job's own `hydra.sweeper.storage`, so that no password is
-logged). `current_trial()` turns them back into an `optuna.Trial`, through which the app
+(through `hydra.job.env_set` when the launcher runs the job in another process). A job in
+the sweeper's own process reaches the study through `_LOCAL_STUDIES`; one elsewhere opens
+the storage its own `hydra.sweeper.storage` names, so that no URL (nor password) is logged. `current_trial()` turns them back into an `optuna.Trial`, through which the app
 reports per-epoch values for pruning (`trial.report`, `trial.should_prune`) and records
 results (`trial.set_user_attr`).
 Outside a sweep it returns None.
@@ -12,7 +12,6 @@ import json
 import os
 from typing import Any, Dict, Optional
 
-STORAGE_ENV = "OPTUNA5_SWEEPER_STORAGE"
 STUDY_ENV = "OPTUNA5_SWEEPER_STUDY"
 TRIAL_ENV = "OPTUNA5_SWEEPER_TRIAL_ID"
 PRUNER_ENV = "OPTUNA5_SWEEPER_PRUNER"  # the pruner's config as JSON, for jobs in other processes
@@ -47,7 +46,7 @@ def current_trial() -> Optional[Any]:
 
     study = _LOCAL_STUDIES.get(study_name)
     if study is None:
-        storage = os.environ.get(STORAGE_ENV) or _configured_storage()
+        storage = _configured_storage()
         if not storage:
             return None  # an in-memory study of another process: out of reach
         pruner = os.environ.get(PRUNER_ENV)

@@ -103,11 +103,17 @@ def missing_files(folder: Path) -> list[str]:
 
 
 def ensure_raw_files(root: str | Path, name: str, download: bool) -> Path:
-    """Make the four raw IDX files available and return the root to hand torchvision.
+    """Make the four raw IDX files available, check them, and return the root to hand torchvision.
 
     That is `root` itself, unless its raw/ folder holds only .gz files and is read-only:
     then they are unpacked into CACHE_ROOT, which is returned. Raises one clear DataError
-    when the files are missing and cannot be downloaded."""
+    when the files are missing and cannot be downloaded, or are damaged."""
+    found = _raw_files_root(root, name, download)
+    check_idx_files(raw_dir(found, name), name)
+    return found
+
+
+def _raw_files_root(root: str | Path, name: str, download: bool) -> Path:
     folder = raw_dir(root, name)
     if folder.is_dir() and missing_files(folder):
         try:
@@ -115,17 +121,14 @@ def ensure_raw_files(root: str | Path, name: str, download: bool) -> Path:
         except PermissionError:
             decompress_gz_only(folder, raw_dir(CACHE_ROOT, name))
             if not missing_files(raw_dir(CACHE_ROOT, name)):
-                check_idx_files(raw_dir(CACHE_ROOT, name), name)
                 return CACHE_ROOT
     if not missing_files(folder):
-        check_idx_files(folder, name)
         return Path(root)
     reason = "dataset.download=false"
     if download:
         try:
             for train in (True, False):
                 DATASETS[name](str(root), train=train, download=True)
-            check_idx_files(folder, name)
             return Path(root)
         except Exception as exc:  # no network, mirror down, disk full...
             reason = f"the download failed ({type(exc).__name__}: {exc})"

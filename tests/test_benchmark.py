@@ -12,8 +12,11 @@ def test_throughput_benchmark_runs_on_a_tiny_subset(data_dir):
 
 
 def test_sweeper_overhead_benchmark_prints_its_measure():
-    result = run_module("benchmarks.sweeper_overhead", "--trials", "3")
+    # Behaviour only: with three trials, start-up noise can outweigh the per-trial cost,
+    # so the value's sign is not asserted (the benchmark is run with its defaults for that).
+    result = run_module("benchmarks.sweeper_overhead", "--trials", "3", "--repeats", "1")
     assert result.returncode == 0, result.stderr[-3000:]
-    last = result.stdout.strip().splitlines()[-1]
-    assert last.startswith("optuna_sweeper_overhead_s_per_trial: ")
-    assert float(last.split(": ")[1]) > 0
+    lines = result.stdout.strip().splitlines()
+    for label in ("hydra basic sweeper", "optuna sweeper", "job's reporting"):
+        assert any(re.match(rf"{label}: +-?\d+\.\d ms per", line) for line in lines), label
+    assert re.fullmatch(r"optuna_sweeper_overhead_s_per_trial: -?\d+\.\d{3}", lines[-1])

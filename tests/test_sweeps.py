@@ -129,7 +129,10 @@ def test_interrupted_grid_resumes_without_running_a_point_twice(tmp_path):
     proc.send_signal(signal.SIGTERM)
     out = proc.communicate(timeout=120)[0]
     first = trials(storage, "table1_mnist")
-    assert sum(points(first).values()) == 2, out[-3000:]
+    # A signal that lands in a finalizer (e.g. during garbage collection) is swallowed by
+    # Python: the sweep then stops after the trial it was in, so 2 or 3 points are done.
+    assert proc.returncode == 130 and "run the same command to go on" in out, out[-3000:]
+    assert sum(points(first).values()) in (2, 3), out[-3000:]
     assert all(t.state != TrialState.RUNNING for t in first), "an interrupted trial must not stay RUNNING"
 
     again = subprocess.run(sweep_command(*args), cwd=ROOT, env=env, capture_output=True, text=True,

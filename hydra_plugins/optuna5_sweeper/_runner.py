@@ -21,7 +21,7 @@ import threading
 import time
 import traceback
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import optuna
 from hydra.core.utils import JobReturn, JobStatus
@@ -122,7 +122,7 @@ def _trial_point(trial: FrozenTrial, names: Sequence[str]) -> Tuple:
 
 class Sweep:
     def __init__(self, settings: DictConfig, config: DictConfig, launcher: Any,
-                 arguments: Sequence[str]):
+                 arguments: Sequence[str], validate: Callable[[List[List[str]]], None]):
         if official_plugin_installed():
             raise SweepError(CONFLICT_MESSAGE)
         self.settings = settings
@@ -135,6 +135,7 @@ class Sweep:
                 arguments)
         except SearchSpaceError as exc:
             raise SweepError(str(exc)) from None
+        self._check_space(validate)
         self.directions = _directions(settings.direction)
         sampler_target = str(settings.sampler.get("_target_", ""))
         self.grid: Optional[List[Dict[str, Any]]] = None
@@ -172,6 +173,23 @@ class Sweep:
                              "and a grace period longer than the interval (null: 4 intervals).")
         self.failures = 0
         self.started = time.time()
+
+    def _check_space(self, validate: Callable[[List[List[str]]], None]) -> None:
+        """Refuse an empty space, and keys or options the app's config does not have."""
+        if not self.space.distributions:
+            raise SweepError(
+                "hydra.sweeper.params: the search space is empty: neither hydra.sweeper.params nor "
+                "the command line gives a parameter as choice(...), range(...), interval(...) or "
+                "a,b. Add one, e.g. hydra.sweeper.params.x='choice(1,2)' or x=1,2 on the command line.")
+        for point in self.space.probe_points():
+            overrides = [f"{k}={format_value(v)}" for k, v in point.items()] + self.space.fixed
+            try:
+                validate([overrides])
+            except Exception as exc:  # Hydra's composition errors name the key or option
+                reason = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+                reason = reason.split(" Config search path")[0]  # Hydra's list of search paths
+                raise SweepError(f"hydra.sweeper.params / command line: the app's config cannot "
+                                 f"take {' '.join(overrides)}: {reason}") from None
 
     # -- machine ---------------------------------------------------------------------------
     def _gpus(self) -> List[int]:
@@ -416,8 +434,9 @@ class Sweep:
         # A grid is bounded by its queue instead.
         budget = math.inf if self.grid is not None else self.planned - done - counts[TrialState.RUNNING]
         waiting_said = False
-        with _sigterm_as_interrupt():
+        with _signals_as_interrupt() as interrupt:
             while self.failures <= self.allowed_failures and budget > 0:
+                interrupt.check()
                 self._fail_stale(study)
                 trials = []
                 while len(trials) < min(batch_size, budget):
@@ -532,14 +551,15 @@ class Sweep:
             workers.append(subprocess.Popen(command, env=env))
         gpus = f", GPUs {[self.gpus[i % len(self.gpus)] for i in range(self.n_jobs)]}" if self.gpus else ""
         print(f"study {study.study_name}: {self.n_jobs} workers started{gpus}", flush=True)
+        interrupt = _signals_as_interrupt()
         try:
-            with _sigterm_as_interrupt():
+            with interrupt:
                 codes = [w.wait() for w in workers]
-        except BaseException as exc:
+        except BaseException:
             # Ctrl-C in a terminal reaches the workers too: give them time to record their
-            # trials. SIGTERM (or a Ctrl-C that reached only this process) is passed on.
+            # trials. SIGTERM is passed on.
             _ignore_signals()
-            grace = 60 if isinstance(exc, KeyboardInterrupt) and not str(exc).startswith("signal") else 0
+            grace = 60 if interrupt.received == signal.SIGINT else 0
             deadline = time.time() + grace
             while time.time() < deadline and any(w.poll() is None for w in workers):
                 time.sleep(0.2)
@@ -614,22 +634,33 @@ class _environ:
         return False
 
 
-class _sigterm_as_interrupt:
-    """SIGTERM raises KeyboardInterrupt, so that running trials are recorded before exit."""
+class _signals_as_interrupt:
+    """SIGINT and SIGTERM raise KeyboardInterrupt, so that running trials are recorded before exit.
+
+    The signal is also remembered: a KeyboardInterrupt raised while Python runs a finalizer
+    (__del__, e.g. during garbage collection in a job) is swallowed, and the loop checks
+    `received` between trials so that the sweep still stops."""
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __enter__(self):
-        self.previous = None
-        try:
-            self.previous = signal.signal(signal.SIGTERM, self._handler)
-        except ValueError:  # not the main thread
-            pass
+        self.received: Optional[int] = None
+        self.previous = {}
+        for signum in self.SIGNALS:
+            try:
+                self.previous[signum] = signal.signal(signum, self._handler)
+            except ValueError:  # not the main thread
+                pass
         return self
 
-    @staticmethod
-    def _handler(signum, frame):
+    def _handler(self, signum, frame):
+        self.received = signum
         raise KeyboardInterrupt(f"signal {signum}")
 
+    def check(self) -> None:
+        if self.received is not None:
+            raise KeyboardInterrupt(f"signal {self.received}")
+
     def __exit__(self, *exc):
-        if self.previous is not None:
-            signal.signal(signal.SIGTERM, self.previous)
+        for signum, previous in self.previous.items():
+            signal.signal(signum, previous)
         return False

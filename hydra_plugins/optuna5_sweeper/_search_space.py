@@ -43,6 +43,17 @@ class SearchSpace:
                     f"(choice(...) or range(...)), got {dist}. Use another sampler for intervals.")
         return [dict(zip(names, point)) for point in itertools.product(*values)]
 
+    def probe_points(self) -> List[Dict[str, Any]]:
+        """Points that between them give every parameter each of its choices (or both ends of
+        its range): composing them checks every key and option before any trial starts."""
+        ends = {name: (list(dist.choices) if isinstance(dist, CategoricalDistribution)
+                       else [dist.low, dist.high]) for name, dist in self.distributions.items()}
+        base = {name: values[0] for name, values in ends.items()}
+        points = [base]
+        for name, values in ends.items():
+            points += [{**base, name: value} for value in values[1:]]
+        return points
+
 
 def _range_distribution(name: str, sweep: RangeSweep, override: Override) -> BaseDistribution:
     values = list(override.sweep_iterator(transformer=Transformer.encode))

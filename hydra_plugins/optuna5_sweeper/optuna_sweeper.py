@@ -23,7 +23,13 @@ class OptunaSweeper(Sweeper):
         from ._runner import Sweep, SweepError  # Optuna is imported only when a sweep runs
 
         try:
-            return Sweep(self.settings, self.config, self.launcher, arguments).run()
+            return Sweep(self.settings, self.config, self.launcher, arguments,
+                         validate=self.validate_batch_is_legal).run()
         except SweepError as exc:  # a config or state the user must change: no traceback
             print(f"error: {exc}", file=sys.stderr, flush=True)
             sys.exit(2)
+        except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM; the runner has recorded its trials
+            print(f"stopped ({exc or 'interrupted'}): a trial that was running is marked FAIL "
+                  "(a grid point is queued again); run the same command to go on.",
+                  file=sys.stderr, flush=True)
+            sys.exit(130)

@@ -34,13 +34,13 @@ class ReportValAccuracy(pl.Callback):
             raise optuna.TrialPruned(f"at epoch {epoch}, {self.metric}={float(value):.4f}")
 
 
-def record_trial_metrics(metrics: dict, run_dir: Path) -> None:
+def record_trial_metrics(metrics: dict, run: dict, run_dir: Path) -> None:
     trial = current_trial()
     if trial is None:
         return
     attrs = {f"{split}_{score}": metrics[split][score]
              for split in ("train", "val", "test") for score in SCORES}
-    attrs.update(run_dir=str(run_dir), wall_seconds=metrics["wall_seconds"],
-                 device=metrics["device"], parameters=metrics["parameters"])
+    attrs.update(run_dir=str(run_dir), wall_seconds=run["wall_seconds"],
+                 device=run["device"], parameters=metrics["parameters"])
     for key, value in attrs.items():
         trial.set_user_attr(key, value)

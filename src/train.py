@@ -1,8 +1,9 @@
 """Train one model from the composed config: `python -m src.train [key=value ...]`.
 
 Composes conf/train.yaml, checks it, instantiates data / model / trainer through their
-`_target_`, fits, evaluates train / val / test, writes metrics.json and pictures into
-the run directory, and returns the validation accuracy (what a sweeper optimises).
+`_target_`, fits, evaluates train / val / test, writes metrics.json, run.json and pictures
+into the run directory, and returns the validation accuracy (what a sweeper optimises).
+`resume=<run dir>` continues a killed run (src/resume.py).
 """
 import json
 import logging
@@ -24,6 +25,7 @@ from src.errors import NonFiniteLossError, UserError
 from src.evaluate import evaluate
 from src.optuna_reporting import record_trial_metrics
 from src.pictures import save_pictures
+from src.resume import CHECKPOINT, RunFinished, carry_csv_log, resume_command_line
 
 log = logging.getLogger(__name__)
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
@@ -46,12 +48,16 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     datamodule = instantiate(cfg.dataset)
     datamodule.prepare_data()
     model = instantiate(cfg.model, num_classes=datamodule.num_classes)
-    trainer = instantiate(cfg.trainer, logger=instantiate(cfg.logger),
+    logger = instantiate(cfg.logger)
+    checkpoint = run_dir / CHECKPOINT if cfg.resume else None
+    if checkpoint is not None:
+        carry_csv_log(logger, checkpoint)
+    trainer = instantiate(cfg.trainer, logger=logger,
                           callbacks=[instantiate(c) for c in cfg.callbacks.values() if c is not None])
     (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
 
     start = time.perf_counter()
-    trainer.fit(model, datamodule=datamodule)
+    trainer.fit(model, datamodule=datamodule, ckpt_path=checkpoint, weights_only=True)
     fit_seconds = time.perf_counter() - start
     if not trainer.is_global_zero:
         return {}
@@ -63,16 +69,21 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
         "val": evaluate(model, datamodule.batches("train", datamodule.val_indices)),
         "test": evaluate(model, datamodule.batches("test")),
         "history": model.history,
+        "parameters": sum(p.numel() for p in model.parameters()),
+    }
+    # Timing and hardware go to run.json, so that metrics.json depends on seed and config only.
+    run = {
         "fit_seconds": fit_seconds,
         "wall_seconds": time.perf_counter() - start,
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-        "parameters": sum(p.numel() for p in model.parameters()),
+        "resumed_from": str(checkpoint) if checkpoint else None,
     }
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    record_trial_metrics(metrics, run_dir)
+    (run_dir / "run.json").write_text(json.dumps(run, indent=2))
+    record_trial_metrics(metrics, run, run_dir)
     if cfg.pictures:
         save_pictures(model, *datamodule.splits["test"], datamodule.classes, run_dir, seed=cfg.seed)
-    return metrics
+    return {**metrics, **run}
 
 
 def summary(metrics: dict, run_dir: Path) -> str:
@@ -112,9 +123,22 @@ def main(cfg: DictConfig) -> float | list[float] | None:
     return objective(metrics, cfg)
 
 
+def cli() -> None:
+    """`python -m src.train ...`: main(), after `resume=<run dir>` is turned into that run's arguments."""
+    try:
+        sys.argv[1:] = resume_command_line(sys.argv[1:])
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except RunFinished as done:
+        print(done)
+        sys.exit(0)
+    main()
+
+
 if __name__ == "__main__":
-    # Run the module's own `main`, not this __main__ copy: launchers that pickle the task
+    # Run the module's own functions, not this __main__ copy's: launchers that pickle the task
     # (joblib, submitit) then send a reference to src.train.main instead of its globals.
-    from src.train import main as entry_point
+    from src.train import cli as entry_point
 
     entry_point()

@@ -68,37 +68,3 @@ def test_training_batches_cover_each_image_once_in_a_seeded_order(data_dir):
     assert not torch.equal(first, order(1))
     shards = torch.cat([order(0, rank, 2) for rank in (0, 1)])
     assert torch.equal(shards.sort().values, first.sort().values)
-
-
-def damage_truncate(path):
-    path.write_bytes(path.read_bytes()[:-100])
-
-
-def damage_magic(path):
-    data = bytearray(path.read_bytes())
-    data[3] = 0x99
-    path.write_bytes(bytes(data))
-
-
-def damage_count(path):  # one label fewer than there are images, consistently written
-    data = bytearray(path.read_bytes()[:-1])
-    data[4:8] = (int.from_bytes(data[4:8], "big") - 1).to_bytes(4, "big")
-    path.write_bytes(bytes(data))
-
-
-@pytest.mark.parametrize("damage, file, words", [
-    (damage_truncate, "t10k-images-idx3-ubyte", "truncated"),
-    (damage_magic, "train-images-idx3-ubyte", "magic number"),
-    (damage_count, "t10k-labels-idx1-ubyte", "9,999 labels for 10,000 images"),
-])
-def test_damaged_data_file_is_named_with_its_md5(data_dir, tmp_path, damage, file, words):
-    raw = tmp_path / "MNIST" / "raw"
-    raw.mkdir(parents=True)
-    for f in RAW_FILES:
-        shutil.copy(data_dir / "MNIST" / "raw" / f"{f}.gz", raw)
-    ensure_raw_files(tmp_path, "mnist", download=False)
-    damage(raw / file)
-    with pytest.raises(DataError) as err:
-        ensure_raw_files(tmp_path, "mnist", download=False)
-    message = str(err.value)
-    assert str(raw / file) in message and words in message and MD5["mnist"][file] in message

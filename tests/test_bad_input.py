@@ -1,0 +1,125 @@
+"""Bad input, one case each: refused with a non-zero exit and one paragraph naming the key or
+file, no traceback, and nothing written but Hydra's own record of the attempt.
+
+The cases run the entry point (`src.train.cli`, what `python -m src.train` calls) in this
+process, since a fresh interpreter per case would spend ~7 s importing torch and Lightning;
+tests/test_train_cli.py runs it as a subprocess.
+"""
+import shutil
+import sys
+
+import pytest
+
+from src.data import MD5, RAW_FILES, decompress_gz_only
+from src.train import cli
+
+
+def truncate(path):
+    path.write_bytes(path.read_bytes()[:-100])
+
+
+def wrong_magic(path):
+    data = bytearray(path.read_bytes())
+    data[3] = 0x99
+    path.write_bytes(bytes(data))
+
+
+def one_label_short(path):  # one label fewer than there are images, consistently written
+    data = bytearray(path.read_bytes()[:-1])
+    data[4:8] = (int.from_bytes(data[4:8], "big") - 1).to_bytes(4, "big")
+    path.write_bytes(bytes(data))
+
+
+SWEEP = ["-m", "hydra/sweeper=optuna", "hydra.sweep.dir={out}", "hydra.sweeper.storage={out}/study.log"]
+# (arguments, words the error must contain); {out} is where output would go, {tmp} a scratch folder
+CASES = {
+    # every numeric key: out of range, and of the wrong type
+    "latent=0": (["latent=0"], ["'latent'", "positive integer"]),
+    "latent=2.5": (["latent=2.5"], ["'latent'"]),
+    "layers=-1": (["layers=-1"], ["'layers'"]),
+    "hidden=abc": (["hidden=abc"], ["'hidden'", "'abc'"]),
+    "epochs=0": (["epochs=0"], ["'epochs'"]),
+    "epochs=1.5": (["epochs=1.5"], ["'epochs'"]),
+    "batch_size=0": (["batch_size=0"], ["'batch_size'"]),
+    "lr=0": (["lr=0"], ["'lr'", "> 0"]),
+    "lr=fast": (["lr=fast"], ["'lr'"]),
+    "seed=-1": (["seed=-1"], ["'seed'"]),
+    "seed=x": (["seed=x"], ["'seed'"]),
+    "dataset.val_size=0": (["dataset.val_size=0"], ["'dataset.val_size'"]),
+    "dataset.val_size=60000": (["dataset.val_size=60000"], ["'dataset.val_size'"]),
+    "dataset.limit=50": (["dataset.limit=50"], ["'dataset.limit'", "2 x batch_size"]),
+    "dataset.limit=many": (["dataset.limit=many"], ["'dataset.limit'"]),
+    "model.recon_weight=0": (["model.recon_weight=0"], ["'model.recon_weight'"]),
+    "model.classifier_hidden=0": (["model.classifier_hidden=0"], ["'model.classifier_hidden'"]),
+    # unknown options
+    "model=resnet": (["model=resnet"], ["model/resnet", "conv_vae", "flat_vae"]),
+    "dataset=svhn": (["dataset=svhn"], ["dataset/svhn", "fashion_mnist"]),
+    "trainer=tpu": (["trainer=tpu"], ["trainer/tpu", "cpu"]),
+    "logger=wandb": (["logger=wandb"], ["logger/wandb", "csv"]),
+    "sweep=nosuch": (["-m", "sweep=nosuch"], ["sweep/nosuch", "table1_mnist"]),
+    "dataset.name=cifar": (["dataset.name=cifar"], ["'dataset.name'", "mnist"]),
+    "model.prior=gmm": (["model.prior=gmm"], ["'model.prior'", "learned"]),
+    "model.kl_estimator=exact": (["model.kl_estimator=exact"], ["'model.kl_estimator'"]),
+    "objective=test.acc": (["objective=test.acc"], ["'objective'", "never optimised"]),
+    # sweep search spaces
+    "empty search space": (SWEEP, ["hydra.sweeper.params", "empty"]),
+    "search space with an unknown key": (SWEEP + ["latnt=choice(2,5)"], ["latnt"]),
+    "search space with an unknown option": (SWEEP + ["model=choice(conv_vae,resnet)"],
+                                            ["model=resnet", "flat_vae"]),
+    "empty range": (SWEEP + ["layers=range(3,3)"], ["hydra.sweeper.params.layers", "empty"]),
+    # data files
+    "truncated images": (["data_dir={tmp}/data"], ["t10k-images-idx3-ubyte", "truncated",
+                                                   MD5["mnist"]["t10k-images-idx3-ubyte"]]),
+    "wrong IDX magic": (["data_dir={tmp}/data"], ["train-images-idx3-ubyte", "magic number",
+                                                  MD5["mnist"]["train-images-idx3-ubyte"]]),
+    "label count differs": (["data_dir={tmp}/data"], ["t10k-labels-idx1-ubyte", "9,999 labels for 10,000",
+                                                      MD5["mnist"]["t10k-labels-idx1-ubyte"]]),
+    "missing data": (["data_dir={tmp}/nowhere", "dataset.download=false"], ["nowhere", "train-images-idx3-ubyte"]),
+    # output folders
+    "run dir not writable": (["hydra.run.dir={tmp}/a_file/run"], ["hydra.run.dir", "a_file is not a folder"]),
+    "sweep dir not writable": (["-m", "latent=2,5", "hydra.sweep.dir={tmp}/a_file/sweep"],
+                               ["hydra.sweep.dir", "a_file is not a folder"]),
+    "study file not writable": (SWEEP[:3] + ["latent=2,5", "hydra.sweeper.storage={tmp}/a_file/study.log"],
+                                ["hydra.sweeper.storage", "a_file"]),
+    # resume
+    "resume a folder that is no run": (["resume={tmp}"], ["resume=", ".hydra/overrides.yaml"]),
+    "resume with other arguments": (["resume={tmp}", "latent=5"], ["resume=", "latent=5"]),
+}
+DAMAGE = {"truncated images": (truncate, "t10k-images-idx3-ubyte"),
+          "wrong IDX magic": (wrong_magic, "train-images-idx3-ubyte"),
+          "label count differs": (one_label_short, "t10k-labels-idx1-ubyte")}
+
+
+def damaged_copy(data_dir, tmp_path, damage, file):
+    raw = tmp_path / "data" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for f in RAW_FILES:
+        shutil.copy(data_dir / "MNIST" / "raw" / f"{f}.gz", raw)
+    decompress_gz_only(raw, raw)
+    damage(raw / file)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_input_is_refused_with_one_paragraph_and_nothing_written(case, tmp_path, capfd, monkeypatch, request):
+    args, words = CASES[case]
+    if case in DAMAGE:
+        damaged_copy(request.getfixturevalue("data_dir"), tmp_path, *DAMAGE[case])
+    (tmp_path / "a_file").write_text("")
+    out = tmp_path / "out"
+    args = [a.format(out=out, tmp=tmp_path) for a in args]
+    if not any(a.startswith(("hydra.run.dir", "resume")) for a in args):
+        args.append(f"hydra.run.dir={out}")
+    monkeypatch.setattr(sys, "argv", ["src.train", *args])
+
+    with pytest.raises(SystemExit) as exit_:
+        cli()
+    stdout, stderr = capfd.readouterr()
+
+    assert exit_.value.code not in (0, None)
+    for word in words:
+        assert word in stderr, (word, stderr)
+    assert "Traceback" not in stdout + stderr
+    # Hydra's record of the attempt (.hydra/, the log) is all that may exist.
+    written = [p for p in out.rglob("*") if p.is_file()] if out.exists() else []
+    assert all(p.parent.name == ".hydra" or p.suffix == ".log" for p in written), written
+    assert not any(p.name == "study.log" for p in written)

@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def data_dir_or_skip() -> Path:
     data_dir = Path(os.environ.get("DATA_DIR", ROOT / "data"))
-    if not (data_dir / "MNIST" / "raw").is_dir():
+    if not any((data_dir / "MNIST" / "raw").glob("train-images-idx3-ubyte*")):
         pytest.skip(f"no MNIST under {data_dir}: set DATA_DIR (e.g. DATA_DIR=../shared/data)")
     return data_dir
 

@@ -44,14 +44,15 @@ class SearchSpace:
         return [dict(zip(names, point)) for point in itertools.product(*values)]
 
     def probe_points(self) -> List[Dict[str, Any]]:
-        """Points that between them give every parameter each of its choices (or both ends of
-        its range): composing them checks every key and option before any trial starts."""
-        ends = {name: (list(dist.choices) if isinstance(dist, CategoricalDistribution)
-                       else [dist.low, dist.high]) for name, dist in self.distributions.items()}
-        base = {name: values[0] for name, values in ends.items()}
+        """Points to compose before the study starts: one with every parameter at its first
+        value (which checks every key), and one more per other string choice, since a string
+        may name a config group's option (`model=choice(conv_vae,flat_vae)`)."""
+        base = {name: (dist.choices[0] if isinstance(dist, CategoricalDistribution) else dist.low)
+                for name, dist in self.distributions.items()}
         points = [base]
-        for name, values in ends.items():
-            points += [{**base, name: value} for value in values[1:]]
+        for name, dist in self.distributions.items():
+            if isinstance(dist, CategoricalDistribution):
+                points += [{**base, name: v} for v in dist.choices[1:] if isinstance(v, str)]
         return points
 
 

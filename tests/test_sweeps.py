@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -226,14 +227,24 @@ def postgres_url():
         postgres_server.stop(root)
 
 
-def test_workers_share_a_study_on_postgresql(tmp_path, postgres_url):
+def test_workers_share_a_study_on_postgresql_and_the_password_is_written_nowhere(tmp_path, postgres_url):
     name = f"pg_{os.getpid()}_{int(time.time())}"
+    url = urllib.parse.urlsplit(postgres_url)
+    assert url.password, "the test server is reached with a password"
+    # As the README says: the password comes from the environment, so Hydra saves the
+    # interpolation; the sweeper prints the URL masked.
+    storage = postgres_url.replace(f":{url.password}@", ":${oc.env:OPTUNA_DB_PASSWORD}@")
     command = sweep_command(*GRID4, *TINY, f"hydra.sweeper.study_name={name}",
-                            *sweep_args(tmp_path, storage=postgres_url))
-    results = run_workers([command, command], env_with_data())
+                            *sweep_args(tmp_path, storage=f"'{storage}'"))
+    results = run_workers([command, command], {**env_with_data(), "OPTUNA_DB_PASSWORD": url.password})
     assert [r.returncode for r in results] == [0, 0], results[0].stderr[-2000:] + results[1].stderr[-2000:]
-    assert_each_point_once(trials(postgres_url, name), 4)
-    assert "optuna-test" not in results[0].stdout + results[0].stderr  # the password is masked
+    ts = trials(postgres_url, name)
+    assert_each_point_once(ts, 4)
+    assert all(url.password not in r.stdout + r.stderr for r in results)
+    assert all(url.password not in json.dumps([t.user_attrs, t.system_attrs], default=str) for t in ts)
+    files = [p for p in tmp_path.rglob("*") if p.is_file() and p.suffix != ".ckpt"]
+    assert {"train.log", "hydra.yaml", "overrides.yaml"} <= {p.name for p in files}
+    assert not [p for p in files if url.password in p.read_text(errors="replace")]
 
 
 def test_joblib_launcher_runs_batches_in_other_processes_that_still_reach_their_trial(tmp_path):

@@ -51,6 +51,16 @@ CASES = {
     "dataset.limit=many": (["dataset.limit=many"], ["'dataset.limit'"]),
     "model.recon_weight=0": (["model.recon_weight=0"], ["'model.recon_weight'"]),
     "model.classifier_hidden=0": (["model.classifier_hidden=0"], ["'model.classifier_hidden'"]),
+    # the sweeper's numeric keys
+    "hydra.sweeper.n_trials=0": (SWEEP + ["latent=2,5", "hydra.sweeper.n_trials=0"], ["hydra.sweeper.n_trials"]),
+    "hydra.sweeper.n_trials=many": (SWEEP + ["latent=2,5", "hydra.sweeper.n_trials=many"], ["n_trials", "many"]),
+    "hydra.sweeper.n_jobs=0": (SWEEP + ["latent=2,5", "hydra.sweeper.n_jobs=0"], ["hydra.sweeper.n_jobs"]),
+    "hydra.sweeper.max_failure_rate=2": (SWEEP + ["latent=2,5", "hydra.sweeper.max_failure_rate=2"],
+                                         ["hydra.sweeper.max_failure_rate", "[0, 1]"]),
+    "hydra.sweeper.heartbeat_interval=0": (SWEEP + ["latent=2,5", "hydra.sweeper.heartbeat_interval=0"],
+                                           ["hydra.sweeper.heartbeat_interval"]),
+    "hydra.sweeper.trials_per_gpu=0": (SWEEP + ["latent=2,5", "hydra.sweeper.trials_per_gpu=0"],
+                                       ["hydra.sweeper.trials_per_gpu"]),
     # unknown options
     "model=resnet": (["model=resnet"], ["model/resnet", "conv_vae", "flat_vae"]),
     "dataset=svhn": (["dataset=svhn"], ["dataset/svhn", "fashion_mnist"]),

@@ -7,6 +7,9 @@ import os
 import sys
 from pathlib import Path
 
+from hydra import compose
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
@@ -40,9 +43,28 @@ class Preflight(Callback):
         except UserError as exc:
             refuse(exc)
 
-    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
-        # Each job's config is checked by the job (a sweep records a bad point as a failed trial).
+    def on_multirun_start(self, config: DictConfig, config_name: str | None = None, **kwargs) -> None:
         try:
             check_writable(Path(config.hydra.sweep.dir), "hydra.sweep.dir")
+            if config.hydra.sweeper._target_ == BASIC_SWEEPER:
+                check_basic_sweep(config, config_name)
         except UserError as exc:
             refuse(exc)
+
+
+BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
+
+
+def check_basic_sweep(config: DictConfig, config_name: str | None) -> None:
+    """Check every job of a `-m a=1,2` sweep before the first one starts.
+
+    A failing job of Hydra's basic sweeper ends the sweep with a traceback, after the jobs
+    before it have run. (The Optuna sweeper instead records a bad point as a failed trial,
+    with the reason, and goes on: there each job checks its own config.)"""
+    overrides = OverridesParser.create().parse_overrides(list(config.hydra.overrides.task))
+    for batch in BasicSweeper.split_arguments(overrides, None):
+        for job in batch:
+            try:
+                check_config(compose(config_name=config_name, overrides=list(job)))
+            except UserError as exc:
+                raise UserError(f"In the job `{' '.join(job)}` of this sweep: {exc}") from None

@@ -51,6 +51,8 @@ CASES = {
     "dataset.limit=many": (["dataset.limit=many"], ["'dataset.limit'"]),
     "model.recon_weight=0": (["model.recon_weight=0"], ["'model.recon_weight'"]),
     "model.classifier_hidden=0": (["model.classifier_hidden=0"], ["'model.classifier_hidden'"]),
+    "-m latent=5,0 (a bad job of a basic sweep)": (["-m", "latent=5,0", "hydra.sweep.dir={out}"],
+                                                   ["job `latent=0`", "'latent'"]),
     # the sweeper's numeric keys
     "hydra.sweeper.n_trials=0": (SWEEP + ["latent=2,5", "hydra.sweeper.n_trials=0"], ["hydra.sweeper.n_trials"]),
     "hydra.sweeper.n_trials=many": (SWEEP + ["latent=2,5", "hydra.sweeper.n_trials=many"], ["n_trials", "many"]),

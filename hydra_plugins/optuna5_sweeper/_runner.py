@@ -32,7 +32,7 @@ from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, TrialState
 
 from . import trial_context
-from ._search_space import SearchSpace, SearchSpaceError, format_value, parse, suggest
+from ._search_space import SearchSpace, SearchSpaceError, as_overrides, format_value, parse, suggest
 from .config import CONFLICT_MESSAGE, official_plugin_installed
 
 WORKER_ENV = "OPTUNA5_SWEEPER_WORKER"
@@ -102,9 +102,13 @@ def _build(key: str, node: DictConfig) -> Any:
                          "its arguments.") from None
 
 
+def _as_list(value: Any) -> List[Any]:
+    """A config value that may be one item or a list of them, as a list."""
+    return list(value) if isinstance(value, (list, tuple)) or OmegaConf.is_list(value) else [value]
+
+
 def _directions(direction: Any) -> List[str]:
-    items = list(direction) if isinstance(direction, (list, tuple)) or OmegaConf.is_list(direction) else [direction]
-    names = [str(getattr(d, "name", d)).lower() for d in items]
+    names = [str(getattr(d, "name", d)).lower() for d in _as_list(direction)]
     bad = [n for n in names if n not in ("minimize", "maximize")]
     if not names or bad:
         raise SweepError(f"hydra.sweeper.direction: {direction!r} is not allowed; use minimize, "
@@ -182,7 +186,7 @@ class Sweep:
                 "the command line gives a parameter as choice(...), range(...), interval(...) or "
                 "a,b. Add one, e.g. hydra.sweeper.params.x='choice(1,2)' or x=1,2 on the command line.")
         for point in self.space.probe_points():
-            overrides = [f"{k}={format_value(v)}" for k, v in point.items()] + self.space.fixed
+            overrides = as_overrides(point) + self.space.fixed
             try:
                 validate([overrides])
             except Exception as exc:  # Hydra's composition errors name the key or option
@@ -322,7 +326,7 @@ class Sweep:
         return env
 
     def _overrides(self, trial: optuna.Trial, slot: int) -> List[str]:
-        params = [f"{k}={format_value(v)}" for k, v in trial.params.items()]
+        params = as_overrides(trial.params)
         trial.set_user_attr("overrides", params + self.space.fixed)
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         if self._runs_jobs_in_process():  # the environment is set around the launch instead
@@ -359,7 +363,7 @@ class Sweep:
         self._progress(study, trial, values, state, reason)
 
     def _values(self, value: Any) -> List[float]:
-        raw = list(value) if isinstance(value, (list, tuple)) or OmegaConf.is_list(value) else [value]
+        raw = _as_list(value)
         if len(raw) != len(self.directions):
             raise ValueError(f"the task returned {value!r}; {len(self.directions)} value(s) expected, "
                              f"one per hydra.sweeper.direction")
@@ -372,7 +376,7 @@ class Sweep:
     def _progress(self, study: optuna.Study, trial: optuna.Trial, values, state, reason) -> None:
         counts = self._counts(study)
         left = max(self.planned - counts[TrialState.COMPLETE] - counts[TrialState.PRUNED], 0)
-        params = " ".join(f"{k}={format_value(v)}" for k, v in trial.params.items())
+        params = " ".join(as_overrides(trial.params))
         if state == TrialState.COMPLETE:
             outcome = " ".join(f"{v:.4f}" for v in values)
         elif state == TrialState.PRUNED:
@@ -400,14 +404,14 @@ class Sweep:
         if len(self.directions) == 1:
             best = study.best_trial
             print(f"best value {best.value:.4f} (trial {best.number}): "
-                  + " ".join(f"{k}={format_value(v)}" for k, v in best.params.items()), flush=True)
+                  + " ".join(as_overrides(best.params)), flush=True)
             results.update(best_params=dict(best.params), best_value=best.value)
         else:
             front = study.best_trials
             print(f"pareto front ({len(front)} trials):", flush=True)
             for t in front:
                 print(f"  trial {t.number}: values {t.values} "
-                      + " ".join(f"{k}={format_value(v)}" for k, v in t.params.items()), flush=True)
+                      + " ".join(as_overrides(t.params)), flush=True)
             results["solutions"] = [{"params": dict(t.params), "values": list(t.values)} for t in front]
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)

@@ -116,6 +116,11 @@ def suggest(trial: optuna.Trial, name: str, dist: BaseDistribution) -> Any:
     return trial.suggest_float(name, dist.low, dist.high, step=dist.step, log=dist.log)
 
 
+def as_overrides(params: Dict[str, Any]) -> List[str]:
+    """Parameter values as `key=value` overrides, as Hydra's grammar reads them back."""
+    return [f"{k}={format_value(v)}" for k, v in params.items()]
+
+
 _PLAIN = re.compile(r"^[\w./+-]*$")
 
 

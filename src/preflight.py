@@ -1,10 +1,10 @@
 """Checks made before Hydra creates a run directory, so that bad input leaves nothing behind.
 
 Registered as a Hydra callback in conf/train.yaml. A failed check prints one paragraph
-and exits with code 2; Hydra's own error report (a traceback) is not reached.
+and exits with code 2 (src.errors.exit_with); Hydra's own error report (a traceback) is
+not reached.
 """
 import os
-import sys
 from pathlib import Path
 
 from hydra import compose
@@ -14,7 +14,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from src.config_check import check_config
-from src.errors import UserError
+from src.errors import UserError, exit_with
 
 
 def check_writable(folder: Path, key: str) -> None:
@@ -30,18 +30,13 @@ def check_writable(folder: Path, key: str) -> None:
             f"or run from a writable copy of the project.")
 
 
-def refuse(exc: UserError) -> None:
-    print(f"error: {exc}", file=sys.stderr, flush=True)
-    sys.exit(2)
-
-
 class Preflight(Callback):
     def on_run_start(self, config: DictConfig, **kwargs) -> None:
         try:
             check_config(config)
             check_writable(Path(config.hydra.run.dir), "hydra.run.dir")
         except UserError as exc:
-            refuse(exc)
+            exit_with(exc)
 
     def on_multirun_start(self, config: DictConfig, config_name: str | None = None, **kwargs) -> None:
         try:
@@ -49,7 +44,7 @@ class Preflight(Callback):
             if config.hydra.sweeper._target_ == BASIC_SWEEPER:
                 check_basic_sweep(config, config_name)
         except UserError as exc:
-            refuse(exc)
+            exit_with(exc)
 
 
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"

@@ -21,7 +21,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from src.config_check import check_config
-from src.errors import NonFiniteLossError, UserError
+from src.errors import NonFiniteLossError, UserError, exit_with
 from src.evaluate import evaluate
 from src.optuna_reporting import record_trial_metrics
 from src.pictures import save_pictures
@@ -115,8 +115,7 @@ def main(cfg: DictConfig) -> float | list[float] | None:
     except (UserError, NonFiniteLossError) as exc:
         if HydraConfig.get().mode == RunMode.MULTIRUN:
             raise  # the sweeper records this job as failed, with the reason; the other jobs go on
-        print(f"\nerror: {exc}", file=sys.stderr)
-        sys.exit(2 if isinstance(exc, UserError) else 1)
+        exit_with(exc)
     if not metrics:
         return None
     log.info("\n" + summary(metrics, run_dir))
@@ -128,8 +127,7 @@ def cli() -> None:
     try:
         sys.argv[1:] = resume_command_line(sys.argv[1:])
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
+        exit_with(exc)
     except RunFinished as done:
         print(done)
         sys.exit(0)

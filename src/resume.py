@@ -60,7 +60,8 @@ def carry_csv_log(logger, checkpoint: Path) -> None:
     path = Path(logger.log_dir) / ExperimentWriter.NAME_METRICS_FILE
     rows = []
     if path.is_file():
-        last_epoch = torch.load(checkpoint, map_location="cpu", weights_only=True)["epoch"]
+        # mmap: only the epoch is read here; Lightning loads the whole checkpoint itself.
+        last_epoch = torch.load(checkpoint, map_location="cpu", weights_only=True, mmap=True)["epoch"]
         with open(path, newline="") as f:
             rows = [{k: v for k, v in row.items() if v != ""} for row in csv.DictReader(f)
                     if int(row["epoch"]) <= last_epoch]

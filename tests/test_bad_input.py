@@ -31,6 +31,7 @@ def one_label_short(path):  # one label fewer than there are images, consistentl
 
 
 SWEEP = ["-m", "hydra/sweeper=optuna", "hydra.sweep.dir={out}", "hydra.sweeper.storage={out}/study.log"]
+TWO_POINTS = SWEEP + ["latent=2,5"]  # a valid search space, for the cases about sweeper settings
 # (arguments, words the error must contain); {out} is where output would go, {tmp} a scratch folder
 CASES = {
     # every numeric key: out of range, and of the wrong type
@@ -54,14 +55,14 @@ CASES = {
     "-m latent=5,0 (a bad job of a basic sweep)": (["-m", "latent=5,0", "hydra.sweep.dir={out}"],
                                                    ["job `latent=0`", "'latent'"]),
     # the sweeper's numeric keys
-    "hydra.sweeper.n_trials=0": (SWEEP + ["latent=2,5", "hydra.sweeper.n_trials=0"], ["hydra.sweeper.n_trials"]),
-    "hydra.sweeper.n_trials=many": (SWEEP + ["latent=2,5", "hydra.sweeper.n_trials=many"], ["n_trials", "many"]),
-    "hydra.sweeper.n_jobs=0": (SWEEP + ["latent=2,5", "hydra.sweeper.n_jobs=0"], ["hydra.sweeper.n_jobs"]),
-    "hydra.sweeper.max_failure_rate=2": (SWEEP + ["latent=2,5", "hydra.sweeper.max_failure_rate=2"],
+    "hydra.sweeper.n_trials=0": (TWO_POINTS + ["hydra.sweeper.n_trials=0"], ["hydra.sweeper.n_trials"]),
+    "hydra.sweeper.n_trials=many": (TWO_POINTS + ["hydra.sweeper.n_trials=many"], ["n_trials", "many"]),
+    "hydra.sweeper.n_jobs=0": (TWO_POINTS + ["hydra.sweeper.n_jobs=0"], ["hydra.sweeper.n_jobs"]),
+    "hydra.sweeper.max_failure_rate=2": (TWO_POINTS + ["hydra.sweeper.max_failure_rate=2"],
                                          ["hydra.sweeper.max_failure_rate", "[0, 1]"]),
-    "hydra.sweeper.heartbeat_interval=0": (SWEEP + ["latent=2,5", "hydra.sweeper.heartbeat_interval=0"],
+    "hydra.sweeper.heartbeat_interval=0": (TWO_POINTS + ["hydra.sweeper.heartbeat_interval=0"],
                                            ["hydra.sweeper.heartbeat_interval"]),
-    "hydra.sweeper.trials_per_gpu=0": (SWEEP + ["latent=2,5", "hydra.sweeper.trials_per_gpu=0"],
+    "hydra.sweeper.trials_per_gpu=0": (TWO_POINTS + ["hydra.sweeper.trials_per_gpu=0"],
                                        ["hydra.sweeper.trials_per_gpu"]),
     # unknown options
     "model=resnet": (["model=resnet"], ["model/resnet", "conv_vae", "flat_vae"]),

@@ -14,6 +14,11 @@ from src.models.loss import KL_ESTIMATORS
 OBJECTIVE_ROOTS = ("val", "parameters")
 
 
+def objective_paths(cfg: DictConfig) -> list:
+    """`objective` as a list: one metrics.json path, or several for a multi-objective study."""
+    return list(cfg.objective) if OmegaConf.is_list(cfg.objective) else [cfg.objective]
+
+
 def is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -48,7 +53,7 @@ def check_config(cfg: DictConfig) -> None:
     check(cfg, "model.kl_estimator", lambda v: v in KL_ESTIMATORS, f"one of {list(KL_ESTIMATORS)}")
     check(cfg, "model.recon_weight", lambda v: is_number(v) and v > 0, "a number > 0")
     check(cfg, "model.classifier_hidden", lambda v: is_int(v) and v > 0, "a positive integer")
-    objectives = cfg.objective if OmegaConf.is_list(cfg.objective) else [cfg.objective]
+    objectives = objective_paths(cfg)
     check(cfg, "objective", lambda v: len(objectives) > 0 and all(
         isinstance(o, str) and o.split(".")[0] in OBJECTIVE_ROOTS for o in objectives),
         "a metrics.json path or a list of them, from " + ", ".join(

@@ -20,7 +20,7 @@ from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from src.config_check import check_config
+from src.config_check import check_config, objective_paths
 from src.errors import NonFiniteLossError, UserError, exit_with
 from src.evaluate import evaluate
 from src.optuna_reporting import record_trial_metrics
@@ -98,8 +98,8 @@ def summary(metrics: dict, run_dir: Path) -> str:
 
 def objective(metrics: dict, cfg: DictConfig) -> float | list[float]:
     """The value(s) a sweeper optimises: `objective` names them as paths into metrics.json."""
-    paths = list(cfg.objective) if OmegaConf.is_list(cfg.objective) else [cfg.objective]
-    values = [float(OmegaConf.select(OmegaConf.create(metrics), p, throw_on_missing=True)) for p in paths]
+    values = [float(OmegaConf.select(OmegaConf.create(metrics), p, throw_on_missing=True))
+              for p in objective_paths(cfg)]
     return values[0] if len(values) == 1 else values
 
 

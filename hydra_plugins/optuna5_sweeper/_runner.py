@@ -151,6 +151,8 @@ class Sweep:
                 self.grid = self.space.grid()
             except SearchSpaceError as exc:
                 raise SweepError(str(exc)) from None
+            self._grid_names = list(self.space.distributions)
+            self._grid_keys = {_point_key(p, self._grid_names) for p in self.grid}
         n_trials = settings.n_trials
         if n_trials is None and self.grid is None:
             raise SweepError("hydra.sweeper.n_trials: null is only allowed with the grid sampler "
@@ -269,10 +271,17 @@ class Sweep:
         study.set_user_attr(GRID_SIZE_ATTR, len(self.grid))
 
     # -- claims ----------------------------------------------------------------------------
+    def _in_grid(self, trial: FrozenTrial) -> bool:
+        """A grid study run again with a smaller or other grid counts and runs its own points only."""
+        if self.grid is None:
+            return True
+        return _trial_point(trial, self._grid_names) in self._grid_keys
+
     def _counts(self, study: optuna.Study) -> Dict[TrialState, int]:
         counts = {s: 0 for s in TrialState}
         for t in study.get_trials(deepcopy=False):
-            counts[t.state] += 1
+            if self._in_grid(t):
+                counts[t.state] += 1
         return counts
 
     def _claim(self, study: optuna.Study) -> Optional[optuna.Trial]:
@@ -295,6 +304,8 @@ class Sweep:
         storage = study._storage
         names = list(self.space.distributions)
         for waiting in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+            if not self._in_grid(waiting):
+                continue  # queued by an earlier run over another grid
             try:
                 if not storage.set_trial_state_values(waiting._trial_id, state=TrialState.RUNNING):
                     continue  # another worker took it first

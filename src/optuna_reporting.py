@@ -2,8 +2,10 @@
 
 Per epoch: the validation accuracy, so that the study's pruner can stop a poor trial
 (`optuna.TrialPruned` ends it as PRUNED). At the end: the scores of every split, the run
-directory, wall time and device, as the trial's user attributes (optuna-dashboard shows them).
+directory, wall time, device, commit and the run's settings, as the trial's user attributes
+(optuna-dashboard shows them; src.report builds the Table 1 report from them).
 """
+import subprocess
 from pathlib import Path
 
 import optuna
@@ -34,13 +36,27 @@ class ReportValAccuracy(pl.Callback):
             raise optuna.TrialPruned(f"at epoch {epoch}, {self.metric}={float(value):.4f}")
 
 
-def record_trial_metrics(metrics: dict, run: dict, run_dir: Path) -> None:
+def git_commit() -> str | None:
+    """The checked-out commit, with "+dirty" when tracked files differ from it; None outside git."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short=10", "HEAD"], cwd=root, capture_output=True,
+                              text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("+dirty" if dirty else "")
+
+
+def record_trial_metrics(metrics: dict, run: dict, run_dir: Path, settings: dict) -> None:
+    """`settings`: what identifies the run beyond the sweep's params (data set, model, seed...)."""
     trial = current_trial()
     if trial is None:
         return
     attrs = {f"{split}_{score}": metrics[split][score]
              for split in ("train", "val", "test") for score in SCORES}
-    attrs.update(run_dir=str(run_dir), wall_seconds=run["wall_seconds"],
-                 device=run["device"], parameters=metrics["parameters"])
+    attrs.update(run_dir=str(run_dir), wall_seconds=run["wall_seconds"], device=run["device"],
+                 parameters=metrics["parameters"], commit=git_commit(), **settings)
     for key, value in attrs.items():
         trial.set_user_attr(key, value)

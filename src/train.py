@@ -80,10 +80,18 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     }
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     (run_dir / "run.json").write_text(json.dumps(run, indent=2))
-    record_trial_metrics(metrics, run, run_dir)
+    record_trial_metrics(metrics, run, run_dir, run_settings(cfg))
     if cfg.pictures:
         save_pictures(model, *datamodule.splits["test"], datamodule.classes, run_dir, seed=cfg.seed)
     return {**metrics, **run}
+
+
+def run_settings(cfg: DictConfig) -> dict:
+    """What identifies a run in a report: data set, model, the paper's s / n / m, seed, length."""
+    model = HydraConfig.get().runtime.choices.get("model") if HydraConfig.initialized() else None
+    return {"dataset": cfg.dataset.name, "model": model, "latent": cfg.latent,
+            "layers": cfg.layers if model != "flat_vae" else None, "hidden": cfg.hidden,
+            "seed": cfg.seed, "epochs": cfg.epochs, "limit": cfg.dataset.limit}
 
 
 def summary(metrics: dict, run_dir: Path) -> str:

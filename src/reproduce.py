@@ -1,0 +1,188 @@
+"""Reproduce Table 1 with one command: `python -m src.reproduce [reproduce.key=value ...]`.
+
+For each data set, through the project's sweeper (`python -m src.train -m sweep=...`), all
+studies in one Optuna storage (conf/reproduce.yaml):
+  1. the conv model over its (n, m) grid at each s of the paper, and the flat baseline over
+     m, at seed 0; `reproduce.grid=paper` runs only the paper's (n, m) per s;
+  2. seeds 1..seeds-1 of the best (n, m) of each s (by validation accuracy);
+then writes the report (src/report.py). Every GPU found runs trials (trials_per_gpu each);
+without one, the CPU does. Everything resumes: run the same command again and only what
+is missing runs.
+"""
+import logging
+import os
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import hydra
+import optuna
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from src import paper
+from src.errors import UserError, exit_with
+from src.studies import KINDS, best_point, finished_runs, open_studies, study_name
+
+log = logging.getLogger(__name__)
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+GRIDS = ("full", "paper")
+MAX_SEEDS = 10
+
+
+def check(r: DictConfig) -> None:
+    def bad(key, value, allowed):
+        raise UserError(f"Config key 'reproduce.{key}' is {value!r}; allowed: {allowed}.")
+
+    if not r.datasets or any(d not in ("mnist", "fashion_mnist") for d in r.datasets):
+        bad("datasets", OmegaConf.to_container(r.datasets), "a non-empty list of mnist, fashion_mnist")
+    if r.grid not in GRIDS:
+        bad("grid", r.grid, " or ".join(GRIDS))
+    for key in ("epochs", "seeds", "trials_per_gpu"):
+        if not isinstance(r[key], int) or isinstance(r[key], bool) or r[key] < 1:
+            bad(key, r[key], "an integer >= 1")
+    if r.seeds > MAX_SEEDS:
+        bad("seeds", r.seeds, f"at most {MAX_SEEDS}")
+    if not r.models or any(m not in KINDS for m in r.models):
+        bad("models", OmegaConf.to_container(r.models), f"a non-empty list of {', '.join(KINDS)}")
+    if r.limit is not None and (not isinstance(r.limit, int) or r.limit < 100):
+        bad("limit", r.limit, "null or an integer >= 100")
+    if r.latent is not None and (not OmegaConf.is_list(r.latent) or not r.latent
+                                 or not all(isinstance(s, int) and s >= 1 for s in r.latent)):
+        bad("latent", r.latent, "null (every s of the paper) or a list of integers >= 1, e.g. [10,60]")
+
+
+def latents(r: DictConfig, dataset: str, model: str) -> list[int]:
+    wanted = paper.latents(dataset)
+    if model == "flat_vae":
+        wanted = sorted({*wanted, paper.FLAT_BASELINE[dataset].latent})
+    return [s for s in wanted if r.latent is None or s in r.latent]
+
+
+def grid_sweeps(r: DictConfig, dataset: str, model: str) -> list[dict]:
+    """Stage 1, at seed 0: a study per s, over the sweep file's (n, m) grid or the paper's point.
+
+    A study per s, because Optuna keeps a parameter's choices fixed within a study: another
+    grid is another study."""
+    prefix = study_name(model, dataset, r.epochs, r.limit)
+    if r.grid == "full":
+        return [{"model": model, "dataset": dataset, "study": f"{prefix}_s{s}", "fixed": {"latent": s},
+                 "params": {}} for s in latents(r, dataset, model)]
+    points = {row.latent: (row.layers, row.hidden) for row in paper.rows(dataset)}
+    if model == "flat_vae":
+        base = paper.FLAT_BASELINE[dataset]
+        points[base.latent] = (None, base.hidden)
+    sweeps = []
+    for s in latents(r, dataset, model):
+        layers, hidden = points[s]
+        params = {"hidden": [hidden]} if model == "flat_vae" else {"layers": [layers], "hidden": [hidden]}
+        sweeps.append({"model": model, "dataset": dataset, "study": f"{prefix}_s{s}_paper",
+                       "fixed": {"latent": s}, "params": params})
+    return sweeps
+
+
+def seed_sweeps(r: DictConfig, dataset: str, model: str) -> list[dict]:
+    """Stage 2: seeds 1..seeds-1 of the best (n, m) of each s, by seed 0's validation accuracy.
+
+    The study's grid is every seed up to MAX_SEEDS, run in order and stopped after
+    seeds-1 of them, so that asking for more seeds later adds to the same study."""
+    if r.seeds < 2:
+        return []
+    prefix = study_name(model, dataset, r.epochs, r.limit)
+    records = finished_runs(r.storage)
+    sweeps = []
+    for s in latents(r, dataset, model):
+        best = best_point(records, model, dataset, s, r.epochs, r.limit)
+        if best is None:
+            continue
+        fixed = {"latent": s, "hidden": best["hidden"]}
+        n = ""
+        if model == "conv_vae":
+            fixed["layers"], n = best["layers"], f"_n{best['layers']}"
+        sweeps.append({"model": model, "dataset": dataset, "study": f"{prefix}_s{s}{n}_m{best['hidden']}_seeds",
+                       "fixed": fixed, "params": {"seed": list(range(1, MAX_SEEDS))},
+                       "n_trials": r.seeds - 1})
+    return sweeps
+
+
+def sweep_command(r: DictConfig, sweep: dict) -> list[str]:
+    """`python -m src.train -m sweep=<the sweeps/ file>`, its s (and n, m) fixed, `params` swept."""
+    args = [sys.executable, "-m", "src.train", "-m", f"sweep={KINDS[sweep['model']]}_{sweep['dataset']}",
+            f"epochs={r.epochs}", f"hydra.sweeper.study_name={sweep['study']}",
+            f"hydra.sweeper.storage={r.storage}", f"hydra.sweep.dir=outputs/reproduce/{sweep['study']}"]
+    for key, value in sweep["fixed"].items():
+        args += [f"~hydra.sweeper.params.{key}", f"{key}={value}"]
+    for key, values in sweep["params"].items():
+        args.append(f"++hydra.sweeper.params.{key}='choice({','.join(map(str, values))})'")
+    if "n_trials" in sweep:
+        args.append(f"hydra.sweeper.n_trials={sweep['n_trials']}")
+    if r.limit is not None:
+        args.append(f"dataset.limit={r.limit}")
+    if torch.cuda.is_available():
+        args += ["trainer=gpu", "hydra.sweeper.n_jobs=null", f"hydra.sweeper.trials_per_gpu={r.trials_per_gpu}"]
+    return args
+
+
+def record_run(r: DictConfig, name: str, command: list[str], seconds: float, rc: int) -> None:
+    """Append this sweep's command, commit, device and wall time to its study's `runs` attribute."""
+    from src.optuna_reporting import git_commit
+
+    storage, names = open_studies(r.storage)
+    if name not in names:
+        return
+    study = optuna.load_study(study_name=name, storage=storage)
+    device = torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"
+    runs = study.user_attrs.get("runs", [])
+    runs.append({"command": shlex.join(["python", *command[1:]]), "reproduce": shlex.join(sys.argv[1:]),
+                 "commit": git_commit(), "device": device, "gpus": torch.cuda.device_count(),
+                 "cpus": os.cpu_count(), "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(time.time() - seconds)),
+                 "wall_seconds": round(seconds, 1), "exit_code": rc})
+    study.set_user_attr("runs", runs)
+
+
+def run_sweep(r: DictConfig, sweep: dict) -> int:
+    command = sweep_command(r, sweep)
+    print(f"\n>>> {shlex.join(['python', *command[1:]])}", flush=True)
+    start = time.time()
+    rc = subprocess.run(command).returncode
+    record_run(r, sweep["study"], command, time.time() - start, rc)
+    if rc == 130:
+        raise KeyboardInterrupt
+    return rc
+
+
+def reproduce(r: DictConfig) -> int:
+    failed = []
+    for stage in (grid_sweeps, seed_sweeps):
+        for dataset in r.datasets:
+            for model in r.models:
+                for sweep in stage(r, dataset, model):
+                    if run_sweep(r, sweep) != 0:
+                        failed.append(f"study {sweep['study']}")
+    if failed:
+        print("These sweeps did not finish cleanly (their trials' fail_reason says why; run the "
+              "same command again to retry them):\n  " + "\n  ".join(failed), file=sys.stderr)
+    return 1 if failed else 0
+
+
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="reproduce")
+def main(cfg: DictConfig) -> None:
+    try:
+        check(cfg.reproduce)
+        rc = reproduce(cfg.reproduce)
+        if cfg.reproduce.report:
+            from src.report import build_report
+
+            print(f"report: {build_report(cfg.reproduce)}", flush=True)
+    except UserError as exc:
+        exit_with(exc)
+    except KeyboardInterrupt:
+        print("Interrupted; run the same command again to go on where it stopped.", file=sys.stderr)
+        sys.exit(130)
+    sys.exit(rc)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,10 +1,11 @@
-# Two entry points: `make train` and `make test`. Both create .venv on first use.
+# Entry points: `make train`, `make reproduce`, `make report`, `make test`, `make benchmark`.
+# Each creates .venv on first use.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: train test benchmark clean
+.PHONY: train reproduce report test benchmark clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,6 +15,12 @@ $(STAMP): pyproject.toml
 
 train: $(STAMP)
 	$(BIN)/python -m src.train $(ARGS)
+
+reproduce: $(STAMP)  # Table 1: every run, then the report (docs/results/); ARGS="reproduce.grid=paper ..."
+	$(BIN)/python -m src.reproduce $(ARGS)
+
+report: $(STAMP)  # the report alone, from the stored studies
+	$(BIN)/python -m src.report $(ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -11,6 +11,7 @@ is missing runs.
 """
 import logging
 import os
+import platform
 import shlex
 import subprocess
 import sys
@@ -111,7 +112,7 @@ def sweep_command(r: DictConfig, sweep: dict) -> list[str]:
     """`python -m src.train -m sweep=<the sweeps/ file>`, its s (and n, m) fixed, `params` swept."""
     args = [sys.executable, "-m", "src.train", "-m", f"sweep={KINDS[sweep['model']]}_{sweep['dataset']}",
             f"epochs={r.epochs}", f"hydra.sweeper.study_name={sweep['study']}",
-            f"hydra.sweeper.storage={r.storage}", f"hydra.sweep.dir=outputs/reproduce/{sweep['study']}"]
+            f"hydra.sweeper.storage={r.storage}", f"hydra.sweep.dir={Path(r.dir) / sweep['study']}"]
     for key, value in sweep["fixed"].items():
         args += [f"~hydra.sweeper.params.{key}", f"{key}={value}"]
     for key, values in sweep["params"].items():
@@ -125,6 +126,14 @@ def sweep_command(r: DictConfig, sweep: dict) -> list[str]:
     return args
 
 
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or "cpu"
+
+
 def record_run(r: DictConfig, name: str, command: list[str], seconds: float, rc: int) -> None:
     """Append this sweep's command, commit, device and wall time to its study's `runs` attribute."""
     from src.optuna_reporting import git_commit
@@ -133,7 +142,7 @@ def record_run(r: DictConfig, name: str, command: list[str], seconds: float, rc:
     if name not in names:
         return
     study = optuna.load_study(study_name=name, storage=storage)
-    device = torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"
+    device = torch.cuda.get_device_name() if torch.cuda.is_available() else cpu_name()
     runs = study.user_attrs.get("runs", [])
     runs.append({"command": shlex.join(["python", *command[1:]]), "reproduce": shlex.join(sys.argv[1:]),
                  "commit": git_commit(), "device": device, "gpus": torch.cuda.device_count(),

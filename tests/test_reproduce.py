@@ -1,0 +1,121 @@
+"""`python -m src.reproduce` and `python -m src.report` on a small real study made here:
+both data sets, s=60 at the paper's (n, m), conv and flat, 2 seeds, 1 epoch on 200 images."""
+import csv
+import statistics
+from pathlib import Path
+
+import matplotlib.image
+import optuna
+import pytest
+from omegaconf import OmegaConf
+
+from src.errors import UserError
+from src.reproduce import check
+from src.studies import finished_runs
+from tests.conftest import ROOT, data_dir_or_skip, run_module
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+FIGURES = ["acc_vs_s_mnist.png", "acc_vs_s_fashion_mnist.png", "conv_vs_flat_mnist.png",
+           "conv_vs_flat_fashion_mnist.png", "samples_fashion_mnist.png", "mnist_clusters.png"]
+# csv column -> (trial user attribute, scale)
+TRACED = {"loss train": ("train_loss", 1), "loss test": ("test_loss", 1),
+          "acc test (majority)": ("test_acc_majority", 100), "acc test (Hungarian)": ("test_acc", 100)}
+
+
+def settings(tmp: Path) -> list[str]:
+    return [f"reproduce.dir={tmp}", f"reproduce.out={tmp / 'results'}", "reproduce.grid=paper",
+            "reproduce.latent=[60]", "reproduce.seeds=2", "reproduce.epochs=1", "reproduce.limit=200",
+            f"hydra.run.dir={tmp / 'logs'}"]
+
+
+@pytest.fixture(scope="module")
+def reproduced(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("reproduce")
+    result = run_module("src.reproduce", *settings(tmp), env={"DATA_DIR": str(data_dir_or_skip())})
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    return tmp
+
+
+def read_csv(path: Path) -> list[dict]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_every_cell_traces_back_to_its_trials(reproduced):
+    rows = read_csv(reproduced / "results" / "table1.csv")
+    storage = optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(reproduced / "studies.log")))
+    ran = [r for r in rows if r["trials"]]
+    assert {(r["dataset"], r["s"]) for r in ran} == {("mnist", "60"), ("fashion_mnist", "60")}
+    for row in ran:
+        trials = []
+        for ref in row["trials"].split(", "):
+            study, number = ref.split("#")
+            trials.append(optuna.load_study(study_name=study, storage=storage).trials[int(number)])
+        assert sorted(t.user_attrs["seed"] for t in trials) == [0, 1]
+        assert int(row["seeds"]) == 2
+        for t in trials:
+            attrs = t.user_attrs
+            assert (attrs["dataset"], attrs["latent"], attrs["layers"], attrs["hidden"]) == (
+                row["dataset"], int(row["s"]), int(row["n"]), int(row["m"]))
+        for column, (attr, scale) in TRACED.items():
+            values = [t.user_attrs[attr] * scale for t in trials]
+            assert float(row[f"{column} mean"]) == pytest.approx(statistics.fmean(values), abs=1e-4)
+            assert float(row[f"{column} std"]) == pytest.approx(statistics.stdev(values), abs=1e-4)
+        assert float(row["diff acc test"]) == pytest.approx(
+            float(row["acc test (majority) mean"]) - float(row["paper acc test"]), abs=1e-3)
+
+
+def test_rows_without_trials_read_not_run(reproduced):
+    rows = read_csv(reproduced / "results" / "table1.csv")
+    empty = [r for r in rows if not r["trials"]]
+    assert len(empty) == len(rows) - 2
+    for row in empty:
+        assert row["n"] == row["acc test (majority) mean"] == row["diff acc test"] == "not run"
+        assert row["seeds"] == "0"
+    table = (reproduced / "results" / "table1.md").read_text()
+    assert "| MNIST | 2 | 2, 128 | not run |" in table
+    # the flat baselines' points (s=10 and s=25) were not run either
+    assert "| MNIST | 10 | 100 | 0 | not run | 75.0 | not run |" in table
+
+
+def test_figures_are_written_and_are_valid_pngs(reproduced):
+    for name in FIGURES:
+        path = reproduced / "results" / name
+        assert path.read_bytes()[:8] == PNG_SIGNATURE, name
+        image = matplotlib.image.imread(path)
+        assert image.ndim == 3 and min(image.shape[:2]) > 100, name
+    assert "diversity" in (reproduced / "results" / "table1.md").read_text().lower()
+
+
+def test_report_alone_rebuilds_the_same_table_and_rerun_trains_nothing(reproduced):
+    before = (reproduced / "results" / "table1.csv").read_text()
+    (reproduced / "results" / "table1.csv").unlink()
+    result = run_module("src.report", *settings(reproduced), env={"DATA_DIR": str(data_dir_or_skip())})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (reproduced / "results" / "table1.csv").read_text() == before
+
+    count = len(finished_runs(str(reproduced / "studies.log")))
+    result = run_module("src.reproduce", *settings(reproduced), "reproduce.report=false",
+                        env={"DATA_DIR": str(data_dir_or_skip())})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("nothing to run") == 8  # 4 grid studies, 4 seed studies
+    assert len(finished_runs(str(reproduced / "studies.log"))) == count == 8
+
+
+def test_a_bad_setting_is_refused_before_anything_runs(tmp_path):
+    result = run_module("src.reproduce", f"reproduce.dir={tmp_path}", "reproduce.grid=all",
+                        f"hydra.run.dir={tmp_path / 'logs'}")
+    assert result.returncode == 2
+    assert "reproduce.grid" in result.stderr and "allowed: full or paper" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "studies.log").exists()
+
+
+@pytest.mark.parametrize("key, value", [("seeds", 11), ("seeds", 0), ("epochs", 1.5), ("models", ["resnet"]),
+                                        ("datasets", ["svhn"]), ("latent", 5), ("latent", [0]), ("limit", 10)])
+def test_each_setting_is_checked(key, value):
+    settings = OmegaConf.load(ROOT / "conf" / "reproduce.yaml").reproduce
+    settings[key] = value
+    with pytest.raises(UserError, match=f"'reproduce.{key}' is .*; allowed: "):
+        check(settings)

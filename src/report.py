@@ -14,7 +14,6 @@ reproduce.limit and writes into reproduce.out (docs/results/):
 No model is trained; the sample figures load the runs' final checkpoints.
 """
 import csv
-import logging
 import statistics
 from pathlib import Path
 
@@ -35,7 +34,6 @@ from src.metrics import contingency  # noqa: E402
 from src.pictures import save_cluster_grid, tile  # noqa: E402
 from src.studies import best_point, finished_runs, open_studies, select  # noqa: E402
 
-log = logging.getLogger(__name__)
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 NOT_RUN = "not run"
 DATASET_TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}

@@ -9,7 +9,6 @@ then writes the report (src/report.py). Every GPU found runs trials (trials_per_
 without one, the CPU does. Everything resumes: run the same command again and only what
 is missing runs.
 """
-import logging
 import os
 import platform
 import shlex
@@ -27,7 +26,6 @@ from src import paper
 from src.errors import UserError, exit_with
 from src.studies import KINDS, best_point, finished_runs, open_studies, study_name
 
-log = logging.getLogger(__name__)
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 GRIDS = ("full", "paper")
 MAX_SEEDS = 10
@@ -53,13 +51,25 @@ def check(r: DictConfig) -> None:
     if r.latent is not None and (not OmegaConf.is_list(r.latent) or not r.latent
                                  or not all(isinstance(s, int) and s >= 1 for s in r.latent)):
         bad("latent", r.latent, "null (every s of the paper) or a list of integers >= 1, e.g. [10,60]")
+    if r.latent is not None:
+        known = {s for d in r.datasets for m in r.models for s in latents(d, m)}
+        unknown = [s for s in r.latent if s not in known]
+        if unknown:
+            bad("latent", OmegaConf.to_container(r.latent),
+                "s values of the paper's Table 1 for the chosen data sets and models: "
+                + "; ".join(f"{d} {m}: {', '.join(map(str, latents(d, m)))}" for d in r.datasets for m in r.models))
 
 
-def latents(r: DictConfig, dataset: str, model: str) -> list[int]:
+def latents(dataset: str, model: str) -> list[int]:
+    """The s of the paper's Table 1 rows for this data set (flat: and its peak's s)."""
     wanted = paper.latents(dataset)
     if model == "flat_vae":
         wanted = sorted({*wanted, paper.FLAT_BASELINE[dataset].latent})
-    return [s for s in wanted if r.latent is None or s in r.latent]
+    return wanted
+
+
+def chosen_latents(r: DictConfig, dataset: str, model: str) -> list[int]:
+    return [s for s in latents(dataset, model) if r.latent is None or s in r.latent]
 
 
 def grid_sweeps(r: DictConfig, dataset: str, model: str) -> list[dict]:
@@ -70,13 +80,13 @@ def grid_sweeps(r: DictConfig, dataset: str, model: str) -> list[dict]:
     prefix = study_name(model, dataset, r.epochs, r.limit)
     if r.grid == "full":
         return [{"model": model, "dataset": dataset, "study": f"{prefix}_s{s}", "fixed": {"latent": s},
-                 "params": {}} for s in latents(r, dataset, model)]
+                 "params": {}} for s in chosen_latents(r, dataset, model)]
     points = {row.latent: (row.layers, row.hidden) for row in paper.rows(dataset)}
     if model == "flat_vae":
         base = paper.FLAT_BASELINE[dataset]
         points[base.latent] = (None, base.hidden)
     sweeps = []
-    for s in latents(r, dataset, model):
+    for s in chosen_latents(r, dataset, model):
         layers, hidden = points[s]
         params = {"hidden": [hidden]} if model == "flat_vae" else {"layers": [layers], "hidden": [hidden]}
         sweeps.append({"model": model, "dataset": dataset, "study": f"{prefix}_s{s}_paper",
@@ -94,7 +104,7 @@ def seed_sweeps(r: DictConfig, dataset: str, model: str) -> list[dict]:
     prefix = study_name(model, dataset, r.epochs, r.limit)
     records = finished_runs(r.storage)
     sweeps = []
-    for s in latents(r, dataset, model):
+    for s in chosen_latents(r, dataset, model):
         best = best_point(records, model, dataset, s, r.epochs, r.limit)
         if best is None:
             continue

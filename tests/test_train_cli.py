@@ -2,8 +2,6 @@
 import json
 import re
 
-import pytest
-
 from tests.conftest import run_module
 
 TINY = ["epochs=1", "dataset.limit=512"]

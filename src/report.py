@@ -29,7 +29,9 @@ from hydra.utils import instantiate  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 from scipy.optimize import linear_sum_assignment  # noqa: E402
 
+from hydra_plugins.optuna5_sweeper._runner import masked  # noqa: E402
 from src import paper  # noqa: E402
+from src.errors import UserError, exit_with  # noqa: E402
 from src.metrics import contingency  # noqa: E402
 from src.pictures import save_cluster_grid, tile  # noqa: E402
 from src.studies import best_point, finished_runs, open_studies, select  # noqa: E402
@@ -75,8 +77,19 @@ class Report:
     def __init__(self, r: DictConfig):
         self.r = r
         self.out = Path(r.out)
-        self.runs = [x for x in unique_runs(finished_runs(r.storage))
-                     if x["epochs"] == r.epochs and x.get("limit") == r.limit]
+        storage, names = open_studies(r.storage)
+        if storage is None:
+            raise UserError(f"Config key 'reproduce.storage': {r.storage} does not exist, so there is "
+                            "nothing to report (and the report in reproduce.out is left as it is). "
+                            "Run python -m src.reproduce first, or point reproduce.storage at its studies.")
+        runs = unique_runs(finished_runs(r.storage))
+        self.runs = [x for x in runs if x["epochs"] == r.epochs and x.get("limit") == r.limit]
+        if not self.runs:
+            found = sorted({(x["epochs"], x.get("limit")) for x in runs}, key=str)
+            raise UserError(
+                f"No finished run in {masked(r.storage)} has reproduce.epochs={r.epochs} and "
+                f"reproduce.limit={r.limit}; the report in reproduce.out is left as it is. Runs there "
+                f"have (epochs, limit): {', '.join(map(str, found)) or 'none'}.")
 
     # --- rows ------------------------------------------------------------------------------
     def best_runs(self, model: str, dataset: str, latent: int) -> tuple[dict | None, list[dict]]:
@@ -304,7 +317,7 @@ class Report:
         return [
             "# Table 1, reproduced",
             "",
-            f"Written by `python -m src.report` from {prov['runs']} finished runs in `{self.r.storage}` "
+            f"Written by `python -m src.report` from {prov['runs']} finished runs in `{masked(str(self.r.storage))}` "
             f"({self.r.epochs} epochs{limit}). Every number traces to its trials (`study#trial`, "
             "in table1.csv); rows without runs say \"not run\". Accuracy in %; mean ± std over "
             "seeds; the paper's column is compared with majority-vote accuracy (seed 001's "
@@ -417,7 +430,10 @@ def build_report(r: DictConfig) -> Path:
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="reproduce")
 def main(cfg: DictConfig) -> None:
-    print(build_report(cfg.reproduce))
+    try:
+        print(build_report(cfg.reproduce))
+    except UserError as exc:
+        exit_with(exc)
 
 
 if __name__ == "__main__":

@@ -22,11 +22,17 @@ import optuna
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from hydra_plugins.optuna5_sweeper._runner import masked
 from src import paper
 from src.errors import UserError, exit_with
+from src.optuna_reporting import git_commit
+from src.report import build_report
 from src.studies import KINDS, best_point, finished_runs, open_studies, study_name
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+# The sweeps read the storage URL from the environment: a password in it then reaches
+# neither their command line nor the overrides Hydra saves in every run directory.
+STORAGE_ENV = "REPRODUCE_STORAGE"
 GRIDS = ("full", "paper")
 MAX_SEEDS = 10
 
@@ -122,7 +128,7 @@ def sweep_command(r: DictConfig, sweep: dict) -> list[str]:
     """`python -m src.train -m sweep=<the sweeps/ file>`, its s (and n, m) fixed, `params` swept."""
     args = [sys.executable, "-m", "src.train", "-m", f"sweep={KINDS[sweep['model']]}_{sweep['dataset']}",
             f"epochs={r.epochs}", f"hydra.sweeper.study_name={sweep['study']}",
-            f"hydra.sweeper.storage={r.storage}", f"hydra.sweep.dir={Path(r.dir) / sweep['study']}"]
+            f"hydra.sweeper.storage=${{oc.env:{STORAGE_ENV}}}", f"hydra.sweep.dir={Path(r.dir) / sweep['study']}"]
     for key, value in sweep["fixed"].items():
         args += [f"~hydra.sweeper.params.{key}", f"{key}={value}"]
     for key, values in sweep["params"].items():
@@ -144,17 +150,21 @@ def cpu_name() -> str:
         return platform.processor() or "cpu"
 
 
+def shown(args: list[str]) -> str:
+    """A command line with the password of any URL in it masked."""
+    return shlex.join(f"{a.split('=', 1)[0]}={masked(a.split('=', 1)[1])}" if "://" in a and "=" in a else a
+                      for a in args)
+
+
 def record_run(r: DictConfig, name: str, command: list[str], seconds: float, rc: int) -> None:
     """Append this sweep's command, commit, device and wall time to its study's `runs` attribute."""
-    from src.optuna_reporting import git_commit
-
     storage, names = open_studies(r.storage)
     if name not in names:
         return
     study = optuna.load_study(study_name=name, storage=storage)
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else cpu_name()
     runs = study.user_attrs.get("runs", [])
-    runs.append({"command": shlex.join(["python", *command[1:]]), "reproduce": shlex.join(sys.argv[1:]),
+    runs.append({"command": shown(["python", *command[1:]]), "reproduce": shown(sys.argv[1:]),
                  "commit": git_commit(), "device": device, "gpus": torch.cuda.device_count(),
                  "cpus": os.cpu_count(), "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(time.time() - seconds)),
                  "wall_seconds": round(seconds, 1), "exit_code": rc})
@@ -163,9 +173,9 @@ def record_run(r: DictConfig, name: str, command: list[str], seconds: float, rc:
 
 def run_sweep(r: DictConfig, sweep: dict) -> int:
     command = sweep_command(r, sweep)
-    print(f"\n>>> {shlex.join(['python', *command[1:]])}", flush=True)
+    print(f"\n>>> {shown(['python', *command[1:]])}", flush=True)
     start = time.time()
-    rc = subprocess.run(command).returncode
+    rc = subprocess.run(command, env={**os.environ, STORAGE_ENV: str(r.storage)}).returncode
     record_run(r, sweep["study"], command, time.time() - start, rc)
     if rc == 130:
         raise KeyboardInterrupt
@@ -192,8 +202,6 @@ def main(cfg: DictConfig) -> None:
         check(cfg.reproduce)
         rc = reproduce(cfg.reproduce)
         if cfg.reproduce.report:
-            from src.report import build_report
-
             print(f"report: {build_report(cfg.reproduce)}", flush=True)
     except UserError as exc:
         exit_with(exc)

@@ -10,7 +10,8 @@ import pytest
 from omegaconf import OmegaConf
 
 from src.errors import UserError
-from src.reproduce import check
+from src.report import build_report
+from src.reproduce import check, shown
 from src.studies import finished_runs
 from tests.conftest import ROOT, data_dir_or_skip, run_module
 
@@ -119,3 +120,16 @@ def test_each_setting_is_checked(key, value):
     settings[key] = value
     with pytest.raises(UserError, match=f"'reproduce.{key}' is .*; allowed: "):
         check(settings)
+
+
+def test_report_refuses_a_missing_storage_and_leaves_the_report_alone(tmp_path):
+    settings = OmegaConf.load(ROOT / "conf" / "reproduce.yaml").reproduce
+    settings.storage, settings.out = str(tmp_path / "nosuch.log"), str(tmp_path / "results")
+    with pytest.raises(UserError, match="reproduce.storage.*does not exist"):
+        build_report(settings)
+    assert not (tmp_path / "results").exists()
+
+
+def test_recorded_command_lines_hide_storage_passwords():
+    line = shown(["python", "-m", "src.reproduce", "reproduce.storage=postgresql://optuna:s3cret@db:5432/optuna"])
+    assert "s3cret" not in line and "db:5432/optuna" in line

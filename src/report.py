@@ -69,6 +69,13 @@ def fmt(values: list[float] | None) -> str:
     return f"{mean:.2f}" if len(values) == 1 else f"{mean:.2f} ± {std:.2f}"
 
 
+def mosaic(images: np.ndarray, cols: int, pad: int = 2) -> np.ndarray:
+    """(n, H, W) -> rows of `cols` images, white gaps between them."""
+    rows = [tile(images[i:i + cols], cols, pad) for i in range(0, len(images), cols)]
+    gap = np.ones((pad, rows[0].shape[1]), dtype=np.float32)
+    return np.vstack([part for row in rows for part in (row, gap)][:-1])
+
+
 def trace(runs: list[dict]) -> str:
     return ", ".join(f"{r['study']}#{r['trial']}" for r in runs)
 
@@ -232,7 +239,7 @@ class Report:
         if len(picked) < 2:
             return None, []
         side = int(np.sqrt(per_class))
-        fig, axes = plt.subplots(len(paper.FIGURE_CLASSES), 2, figsize=(8, 4 * len(paper.FIGURE_CLASSES)))
+        fig, axes = plt.subplots(len(paper.FIGURE_CLASSES), 2, figsize=(7, 3.4 * len(paper.FIGURE_CLASSES)))
         diversity = []
         for col, model in enumerate(("flat_vae", "conv_vae")):
             net, datamodule = self.load(picked[model])
@@ -246,7 +253,7 @@ class Report:
                 score = float(pairwise[np.triu_indices(len(flat), 1)].mean())
                 diversity.append({"class": name, "model": model, "diversity": score,
                                   "trial": f"{picked[model]['study']}#{picked[model]['trial']}"})
-                grid = np.vstack([tile(samples[i * side:(i + 1) * side], side) for i in range(side)])
+                grid = mosaic(samples, side)
                 ax = axes[row, col]
                 ax.imshow(grid, cmap="gray", vmin=0, vmax=1)
                 ax.set_xticks([]), ax.set_yticks([])

@@ -6,8 +6,8 @@ studies in one Optuna storage (conf/reproduce.yaml):
      m, at seed 0; `reproduce.grid=paper` runs only the paper's (n, m) per s;
   2. seeds 1..seeds-1 of the best (n, m) of each s (by validation accuracy);
 then writes the report (src/report.py). Every GPU found runs trials (trials_per_gpu each);
-without one, the CPU does. Everything resumes: run the same command again and only what
-is missing runs.
+without one, the CPU does (`reproduce.cpu_jobs` trials at once). Everything resumes: run
+the same command again and only what is missing runs.
 """
 import os
 import platform
@@ -45,7 +45,7 @@ def check(r: DictConfig) -> None:
         bad("datasets", OmegaConf.to_container(r.datasets), "a non-empty list of mnist, fashion_mnist")
     if r.grid not in GRIDS:
         bad("grid", r.grid, " or ".join(GRIDS))
-    for key in ("epochs", "seeds", "trials_per_gpu"):
+    for key in ("epochs", "seeds", "trials_per_gpu", "cpu_jobs"):
         if not isinstance(r[key], int) or isinstance(r[key], bool) or r[key] < 1:
             bad(key, r[key], "an integer >= 1")
     if r.seeds > MAX_SEEDS:
@@ -139,7 +139,16 @@ def sweep_command(r: DictConfig, sweep: dict) -> list[str]:
         args.append(f"dataset.limit={r.limit}")
     if torch.cuda.is_available():
         args += ["trainer=gpu", "hydra.sweeper.n_jobs=null", f"hydra.sweeper.trials_per_gpu={r.trials_per_gpu}"]
+    elif r.cpu_jobs > 1:
+        args.append(f"hydra.sweeper.n_jobs={r.cpu_jobs}")
     return args
+
+
+def sweep_env(r: DictConfig) -> dict:
+    env = {**os.environ, STORAGE_ENV: str(r.storage)}
+    if not torch.cuda.is_available() and r.cpu_jobs > 1:  # share the cores, do not oversubscribe them
+        env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // r.cpu_jobs)))
+    return env
 
 
 def cpu_name() -> str:
@@ -175,7 +184,7 @@ def run_sweep(r: DictConfig, sweep: dict) -> int:
     command = sweep_command(r, sweep)
     print(f"\n>>> {shown(['python', *command[1:]])}", flush=True)
     start = time.time()
-    rc = subprocess.run(command, env={**os.environ, STORAGE_ENV: str(r.storage)}).returncode
+    rc = subprocess.run(command, env=sweep_env(r)).returncode
     record_run(r, sweep["study"], command, time.time() - start, rc)
     if rc == 130:
         raise KeyboardInterrupt

@@ -162,3 +162,17 @@ def test_unreachable_database_fails_fast_with_the_password_masked(tmp_path):
     assert result.returncode == 2
     assert f"postgresql://optuna:***@127.0.0.1:{port}/optuna" in result.stderr
     assert "secret-pw" not in result.stdout + result.stderr
+
+
+def test_a_grid_widened_by_a_parameter_runs_its_new_points_and_a_done_grid_starts_no_worker(tmp_path):
+    store = tmp_path / "study.log"
+    base = ["hydra/sweeper/sampler=grid", f"hydra.sweeper.storage={store}", "x=choice(1,2)"]
+    assert run_app(tmp_path, *base, "y=0").returncode == 0
+    # y becomes a parameter: the earlier trials (y fixed, not a parameter) are no points of it
+    result = run_app(tmp_path, *base, "y=choice(5)", "hydra.sweeper.n_jobs=2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    trials = optuna.load_study(study_name="sphere", storage=journal(store)).trials
+    assert sorted((t.params["x"], t.params.get("y", -1)) for t in trials) == [(1, -1), (1, 5), (2, -1), (2, 5)]
+    again = run_app(tmp_path, *base, "y=choice(5)", "hydra.sweeper.n_jobs=2")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert again.stdout.count("nothing to run") == 1 and "workers started" not in again.stdout

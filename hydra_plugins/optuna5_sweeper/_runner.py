@@ -433,13 +433,10 @@ class Sweep:
         if self.n_jobs > 1 and self._runs_jobs_in_process() and self.worker is None:
             return self._supervise()
         study = self.open_study()
+        if self._grid_done(study):
+            return study
         counts = self._counts(study)
         done = counts[TrialState.COMPLETE] + counts[TrialState.PRUNED]
-        if self.grid is not None and done >= self.planned:
-            print(f"study {study.study_name}: the grid is complete ({done} of {self.planned} points "
-                  "finished); nothing to run.", flush=True)
-            self.summary(study)
-            return study
         if self.worker is None:
             print(f"study {study.study_name} in {masked(self.storage_url)}: {done} of {self.planned} "
                   f"trials finished, {counts[TrialState.RUNNING]} running", flush=True)
@@ -482,6 +479,17 @@ class Sweep:
         if self.worker is None:
             self.summary(study)
         return study
+
+    def _grid_done(self, study: optuna.Study) -> bool:
+        counts = self._counts(study)
+        done = counts[TrialState.COMPLETE] + counts[TrialState.PRUNED]
+        if self.grid is None or done < self.planned:
+            return False
+        if self.worker is None:
+            print(f"study {study.study_name}: the grid is complete ({done} of {self.planned} points "
+                  "finished); nothing to run.", flush=True)
+            self.summary(study)
+        return True
 
     def _fail_stale(self, study: optuna.Study) -> None:
         """Fail RUNNING trials whose heartbeat stopped (their worker died) and re-queue them.
@@ -554,6 +562,8 @@ class Sweep:
                 "of several processes. Use a journal file (e.g. outputs/study.log) or a "
                 "PostgreSQL URL.")
         study = self.open_study()  # create the study and its grid once, before the workers
+        if self._grid_done(study):
+            return study
         main = sys.modules["__main__"]
         spec = getattr(main, "__spec__", None)
         command = ([sys.executable, "-m", spec.name] if spec is not None and spec.name != "__main__"

@@ -34,7 +34,7 @@ from src import paper  # noqa: E402
 from src.errors import UserError, exit_with  # noqa: E402
 from src.metrics import contingency  # noqa: E402
 from src.pictures import save_cluster_grid, tile  # noqa: E402
-from src.studies import best_point, finished_runs, open_studies, select  # noqa: E402
+from src.studies import best_point, best_run, open_studies, records_of, select  # noqa: E402
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 NOT_RUN = "not run"
@@ -84,12 +84,12 @@ class Report:
     def __init__(self, r: DictConfig):
         self.r = r
         self.out = Path(r.out)
-        storage, names = open_studies(r.storage)
-        if storage is None:
+        self.storage, names = open_studies(r.storage)  # a journal file is read once, here
+        if self.storage is None:
             raise UserError(f"Config key 'reproduce.storage': {r.storage} does not exist, so there is "
                             "nothing to report (and the report in reproduce.out is left as it is). "
                             "Run python -m src.reproduce first, or point reproduce.storage at its studies.")
-        runs = unique_runs(finished_runs(r.storage))
+        runs = unique_runs(records_of(self.storage, names))
         self.runs = [x for x in runs if x["epochs"] == r.epochs and x.get("limit") == r.limit]
         if not self.runs:
             found = sorted({(x["epochs"], x.get("limit")) for x in runs}, key=str)
@@ -153,10 +153,9 @@ class Report:
     # --- provenance ------------------------------------------------------------------------
     def provenance(self) -> dict:
         studies = sorted({x["study"] for x in self.runs})
-        storage, _ = open_studies(self.r.storage)
         commands, hardware, sweep_seconds = [], set(), 0.0
         for name in studies:
-            for run in optuna.load_study(study_name=name, storage=storage).user_attrs.get("runs", []):
+            for run in optuna.load_study(study_name=name, storage=self.storage).user_attrs.get("runs", []):
                 commands.append(f"python -m src.reproduce {run['reproduce']}".strip())
                 sweep_seconds += run["wall_seconds"]
                 gpus = f", {run['gpus']} GPU(s)" if run.get("gpus") else ""
@@ -235,7 +234,7 @@ class Report:
             match = {"layers": spec["layers"]} if model == "conv_vae" else {}
             runs = select(self.runs, model=model, dataset=spec["dataset"], latent=spec["latent"], seed=0, **match)
             if runs:
-                picked[model] = max(runs, key=lambda x: (x["val_acc"], -x["trial"]))
+                picked[model] = best_run(runs)
         if len(picked) < 2:
             return None, []
         side = int(np.sqrt(per_class))
@@ -267,7 +266,7 @@ class Report:
         runs = select(self.runs, model="conv_vae", dataset="mnist", seed=0)
         if not runs:
             return None, None
-        best = max(runs, key=lambda x: (x["val_acc"], -x["trial"]))
+        best = best_run(runs)
         net, datamodule = self.load(best)
         path = self.out / "mnist_clusters.png"
         with torch.no_grad():

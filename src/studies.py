@@ -28,7 +28,10 @@ def open_studies(storage_url: str) -> tuple[optuna.storages.BaseStorage, list[st
 
 def finished_runs(storage_url: str) -> list[dict]:
     """Every COMPLETE trial of every study in the storage, as a flat record."""
-    storage, names = open_studies(storage_url)
+    return records_of(*open_studies(storage_url))
+
+
+def records_of(storage: optuna.storages.BaseStorage | None, names: list[str]) -> list[dict]:
     records = []
     for name in names:
         study = optuna.load_study(study_name=name, storage=storage)
@@ -49,5 +52,10 @@ def best_point(records: list[dict], model: str, dataset: str, latent: int, epoch
                   seed=0)
     if not runs:
         return None
-    best = max(runs, key=lambda r: (r["val_acc"], -r["trial"]))
+    best = best_run(runs)
     return {"layers": best["layers"], "hidden": best["hidden"]}
+
+
+def best_run(runs: list[dict]) -> dict:
+    """The run with the highest validation accuracy; on a tie, the earlier trial."""
+    return max(runs, key=lambda r: (r["val_acc"], -r["trial"]))

@@ -262,11 +262,10 @@ class Sweep:
             deadline = time.time() + SEEDING_TIMEOUT_S
             while GRID_SIZE_ATTR not in study.user_attrs and time.time() < deadline:
                 time.sleep(1)
-        names = list(self.space.distributions)
-        live = {_trial_point(t, names) for t in study.get_trials(deepcopy=False)
+        live = {_trial_point(t, self._grid_names) for t in study.get_trials(deepcopy=False)
                 if t.state != TrialState.FAIL}
         for point in self.grid:  # new points, and points whose every trial failed
-            if _point_key(point, names) not in live:
+            if _point_key(point, self._grid_names) not in live:
                 study.enqueue_trial(point)
         study.set_user_attr(GRID_SIZE_ATTR, len(self.grid))
 
@@ -302,7 +301,7 @@ class Sweep:
 
     def _claim_grid_point(self, study: optuna.Study) -> Optional[optuna.Trial]:
         storage = study._storage
-        names = list(self.space.distributions)
+        names = self._grid_names
         for waiting in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
             if not self._in_grid(waiting):
                 continue  # queued by an earlier run over another grid
@@ -433,9 +432,9 @@ class Sweep:
         if self.n_jobs > 1 and self._runs_jobs_in_process() and self.worker is None:
             return self._supervise()
         study = self.open_study()
-        if self._grid_done(study):
-            return study
         counts = self._counts(study)
+        if self._grid_done(study, counts):
+            return study
         done = counts[TrialState.COMPLETE] + counts[TrialState.PRUNED]
         if self.worker is None:
             print(f"study {study.study_name} in {masked(self.storage_url)}: {done} of {self.planned} "
@@ -480,8 +479,7 @@ class Sweep:
             self.summary(study)
         return study
 
-    def _grid_done(self, study: optuna.Study) -> bool:
-        counts = self._counts(study)
+    def _grid_done(self, study: optuna.Study, counts: Dict[TrialState, int]) -> bool:
         done = counts[TrialState.COMPLETE] + counts[TrialState.PRUNED]
         if self.grid is None or done < self.planned:
             return False
@@ -562,7 +560,7 @@ class Sweep:
                 "of several processes. Use a journal file (e.g. outputs/study.log) or a "
                 "PostgreSQL URL.")
         study = self.open_study()  # create the study and its grid once, before the workers
-        if self._grid_done(study):
+        if self._grid_done(study, self._counts(study)):
             return study
         main = sys.modules["__main__"]
         spec = getattr(main, "__spec__", None)

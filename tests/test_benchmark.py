@@ -7,16 +7,42 @@ def test_throughput_benchmark_runs_on_a_tiny_subset(data_dir):
     result = run_module("benchmarks.throughput", "--limit", "200", env={"DATA_DIR": str(data_dir)})
     assert result.returncode == 0, result.stderr[-3000:]
     lines = result.stdout.strip().splitlines()
-    assert len([line for line in lines if re.match(r"(conv|flat) s=", line)]) == 3
+    rows = [line for line in lines if re.match(r"(conv|flat) s=", line)]
+    assert len(rows) == 3
+    # the project's settings are the config's, and the flat model is compiled by default
+    assert "precision 32-true, compile False" in rows[0] and "compile True" in rows[2]
     assert re.fullmatch(r"speedup_vs_standard_pipeline: \d+\.\d+", lines[-1])
 
 
-def test_sweeper_overhead_benchmark_prints_its_measure():
-    # Behaviour only: with three trials, start-up noise can outweigh the per-trial cost,
-    # so the value's sign is not asserted (the benchmark is run with its defaults for that).
-    result = run_module("benchmarks.sweeper_overhead", "--trials", "3", "--repeats", "1")
+def test_throughput_benchmark_takes_project_overrides(data_dir):
+    result = run_module("benchmarks.throughput", "--limit", "200", "--epochs", "1", "--model", "flat s=10 m=512",
+                        "trainer.precision=bf16-mixed", "model.compile=false", env={"DATA_DIR": str(data_dir)})
     assert result.returncode == 0, result.stderr[-3000:]
-    lines = result.stdout.strip().splitlines()
-    for label in ("hydra basic sweeper", "optuna sweeper", "job's reporting"):
-        assert any(re.match(rf"{label}: +-?\d+\.\d ms per", line) for line in lines), label
-    assert re.fullmatch(r"optuna_sweeper_overhead_s_per_trial: -?\d+\.\d{3}", lines[-1])
+    rows = [line for line in result.stdout.splitlines() if re.match(r"(conv|flat) s=", line)]
+    assert len(rows) == 1 and "project: precision bf16-mixed, compile False" in rows[0]
+
+
+SMALL_SWEEP = ["reproduce.datasets=[mnist]", "reproduce.models=[flat_vae]", "reproduce.latent=[10]",
+               "reproduce.grid=paper", "reproduce.epochs=1", "reproduce.limit=200"]
+
+
+def test_sweep_throughput_counts_the_trials_of_a_real_sweep(data_dir, tmp_path):
+    result = run_module("benchmarks.sweep_throughput", "--dir", str(tmp_path), *SMALL_SWEEP, "reproduce.seeds=2",
+                        env={"DATA_DIR": str(data_dir)})
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    assert "all planned trials finished" in out
+    assert "trials finished: 2;" in out  # seed 0 at the paper's point, then seed 1
+    assert re.search(r"^cpu utilization: \d+\.\d%", out, re.M)
+    rate = float(re.search(r"^trials_per_hour: (\d+\.\d)$", out.strip().splitlines()[-1]).group(1))
+    wall = float(re.search(r"^wall: (\d+\.\d) s", out, re.M).group(1))
+    assert abs(rate - 2 / wall * 3600) < 0.1 + 0.01 * rate
+
+
+def test_sweep_throughput_stops_a_sweep_at_its_time_limit(data_dir, tmp_path):
+    result = run_module("benchmarks.sweep_throughput", "--dir", str(tmp_path), "--minutes", "0.05",
+                        *SMALL_SWEEP, "reproduce.seeds=10", env={"DATA_DIR": str(data_dir)})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "stopped after 0.05 min" in result.stdout
+    finished = int(re.search(r"trials finished: (\d+);", result.stdout).group(1))
+    assert finished < 10

@@ -17,7 +17,7 @@ PRIORS = ("learned", "standard")
 class ClusteringVAE(pl.LightningModule):
     def __init__(self, backbone: nn.Module, latent: int, hidden: int, num_classes: int = 10,
                  classifier_hidden: int = 256, prior: str = "learned", recon_weight: float = 2.5,
-                 kl_estimator: str = "analytic", lr: float = 1e-3):
+                 kl_estimator: str = "analytic", lr: float = 1e-3, compile: bool = False):
         super().__init__()
         self.save_hyperparameters(ignore=["backbone"])
         self.backbone = backbone
@@ -37,6 +37,9 @@ class ClusteringVAE(pl.LightningModule):
         self._train_sums, self._train_count = None, 0
         self._val = SplitAccumulator()
         self.register_buffer("_first_bad_step", torch.tensor(-1), persistent=False)
+        # torch.compile fuses the step's many small element-wise ops (loss terms, activations,
+        # sampling) into a few kernels; compiled at the first training step.
+        self.train_terms = torch.compile(self.batch_terms) if compile else self.batch_terms
 
     # --- model -----------------------------------------------------------------------------
     def encode(self, x):
@@ -56,6 +59,9 @@ class ClusteringVAE(pl.LightningModule):
         return clustering_vae_loss(
             x, out["x_rec"], out["mu"], out["logvar"], out["z"], out["probs"], self.class_means,
             recon_weight=self.hparams.recon_weight, kl_estimator=self.hparams.kl_estimator)
+
+    def batch_terms(self, x) -> dict:
+        return self.loss_terms(x, self(x))
 
     def assign(self, x) -> torch.Tensor:
         """Cluster of each image: argmax p(y|z) at z = the posterior mean."""

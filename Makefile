@@ -1,11 +1,12 @@
-# Entry points: `make train`, `make reproduce`, `make report`, `make test`, `make benchmark`.
+# Entry points: `make train`, `make reproduce`, `make report`, `make test`, `make benchmark`,
+# `make benchmark-sweep`.
 # Each creates .venv on first use.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: train reproduce report test benchmark clean
+.PHONY: train reproduce report test benchmark benchmark-sweep clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,8 +26,11 @@ report: $(STAMP)  # the report alone, from the stored studies
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-benchmark: $(STAMP)
+benchmark: $(STAMP)  # training images/s, the project's pipeline against the standard one
 	$(BIN)/python -m benchmarks.throughput $(ARGS)
+
+benchmark-sweep: $(STAMP)  # Table 1 trials per hour and device utilization; ARGS="--minutes 15 ..."
+	$(BIN)/python -m benchmarks.sweep_throughput $(ARGS)
 
 clean:
 	rm -rf $(VENV) outputs/runs outputs/multiruns

@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 
+import pytest
 import torch
 
 from tests.conftest import ROOT, run_module
@@ -44,9 +45,10 @@ def test_killed_run_resumes_to_its_final_epoch_without_gap_or_duplicate(data_dir
     assert {p: p.stat().st_mtime_ns for p in run.rglob("*")} == before
 
 
-def test_same_seed_and_config_give_identical_metrics(data_dir, tmp_path):
+@pytest.mark.parametrize("model", ["conv_vae", "flat_vae"])  # flat: compiled (model.compile=true)
+def test_same_seed_and_config_give_identical_metrics(data_dir, tmp_path, model):
     runs = {"a": "seed=0", "b": "seed=0", "c": "seed=1"}  # c: shows that a difference would show
-    procs = {name: subprocess.Popen([sys.executable, "-m", "src.train", "epochs=1", seed, *TINY,
+    procs = {name: subprocess.Popen([sys.executable, "-m", "src.train", f"model={model}", "epochs=1", seed, *TINY,
                                      f"data_dir={data_dir}", f"hydra.run.dir={tmp_path / name}"],
                                     cwd=ROOT, stdout=subprocess.DEVNULL, stderr=open(tmp_path / f"{name}.err", "w"))
              for name, seed in runs.items()}  # side by side: the same machine state for each

@@ -87,7 +87,7 @@ class ClusteringVAE(pl.LightningModule):
 
     def training_step(self, batch, batch_idx):
         x, _ = batch
-        terms = self.loss_terms(x, self(x))
+        terms = self.train_terms(x)
         loss = terms["loss"]
         # Remember the first non-finite step without a host sync; checked once per epoch.
         bad = ~torch.isfinite(loss) & (self._first_bad_step < 0)

@@ -31,6 +31,18 @@ def test_flat_vae_shapes():
     assert model.backbone.features(x).shape == (4, 784)
 
 
+def test_compile_option_compiles_the_training_step():
+    from torch._dynamo.utils import counters
+
+    counters.clear()
+    model = ClusteringVAE(FlatBackbone(), latent=4, hidden=16, compile=True)
+    x = torch.rand(8, 1, 28, 28)
+    loss = model.training_step((x, torch.zeros(8, dtype=torch.long)), 0)
+    loss.backward()
+    assert counters["stats"]["unique_graphs"] >= 1  # the step ran through torch.compile
+    assert torch.isfinite(loss) and model.encoder.weight.grad is not None
+
+
 def test_standard_prior_is_fixed_at_zero():
     model = ClusteringVAE(FlatBackbone(), latent=4, hidden=16, prior="standard")
     assert "class_means" not in dict(model.named_parameters())

@@ -92,9 +92,7 @@ def run_sweep(args: list[str], folder: Path, minutes: float) -> tuple[float, boo
 
 
 def finished_trials(storage_path: Path) -> list[optuna.trial.FrozenTrial]:
-    if not storage_path.exists():
-        return []
-    storage, names = open_studies(str(storage_path))
+    storage, names = open_studies(str(storage_path))  # no journal file yet: no studies
     return [t for name in names
             for t in optuna.load_study(study_name=name, storage=storage).get_trials(
                 deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))]
@@ -123,7 +121,8 @@ def main(argv=None) -> float:
         durations = [t.duration.total_seconds() for t in trials if t.duration]
 
     rate = len(trials) / seconds * 3600
-    print(f"wall: {seconds:.1f} s ({'all planned trials finished' if finished else f'stopped after {args.minutes:g} min'})")
+    ending = "all planned trials finished" if finished else f"stopped after {args.minutes:g} min"
+    print(f"wall: {seconds:.1f} s ({ending})")
     print(f"trials finished: {len(trials)}; mean trial wall time: "
           f"{sum(durations) / len(durations) if durations else float('nan'):.1f} s")
     print(f"gpu utilization: {mean(sampler.gpu)} (nvidia-smi, {len(sampler.gpu)} samples)"

@@ -14,8 +14,8 @@ For each model: E training epochs (default 3) with the same model init and batch
   uncompiled.
 
 The median epoch after the first is timed (steady state: DataLoader workers started, model
-compiled); the first epoch's time (compilation, warm-up) is printed beside it. Prints images/s per
-pipeline and their ratio; the last line is the geometric mean of the ratios:
+compiled); the first epoch's time (compilation, warm-up) is printed beside it. Prints
+images/s per pipeline and their ratio; the last line is the geometric mean of the ratios:
 `speedup_vs_standard_pipeline: X`.
 """
 import argparse
@@ -93,7 +93,7 @@ def standard_epochs(cfg, loader: DataLoader, accelerator: str, seed: int = 0) ->
 
 
 def steady(seconds: list[float]) -> float:
-    """The median epoch after the first (the first alone when there is one)."""
+    """The median epoch after the first (the first itself when it is the only one)."""
     return statistics.median(seconds[1:] or seconds)
 
 
@@ -126,18 +126,18 @@ def main(argv=None) -> float:
               "dataset.val_size=0", f"dataset.limit={args.limit or 'null'}"]
 
     timed = f"median of epochs 2-{args.epochs}" if args.epochs > 1 else "epoch 1"
-    print(f"device: {device_name}; {n_images} images, batch {args.batch_size}, {timed} timed; torch {torch.__version__}, lightning {pl.__version__}; "
+    print(f"device: {device_name}; {n_images} images, batch {args.batch_size}, {timed} timed; "
+          f"torch {torch.__version__}, lightning {pl.__version__}; "
           f"project overrides: {' '.join(args.overrides) or 'none'}")
     print(f"{'model':<22} {'project img/s':>14} {'standard img/s':>15} {'ratio':>6}")
     ratios = []
     for name in args.models or MODELS:
-        model_overrides = MODELS[name]
-        cfg = project_config(common + model_overrides + args.overrides)
+        cfg = project_config(common + MODELS[name] + args.overrides)
         project = project_epochs(cfg)
         standard = standard_epochs(cfg, standard_loader, accelerator)
         project_s, standard_s = steady(project), steady(standard)
         ratios.append(standard_s / project_s)
-        setting = f"precision {cfg.trainer.get('precision', '32')}, compile {cfg.model.get('compile', False)}"
+        setting = f"precision {cfg.trainer.precision}, compile {cfg.model.compile}"
         print(f"{name:<22} {n_images / project_s:14.0f} {n_images / standard_s:15.0f} {ratios[-1]:6.2f}"
               f"   (epoch: {project_s:.2f} s vs {standard_s:.2f} s; first epoch "
               f"{project[0]:.2f} s vs {standard[0]:.2f} s; project: {setting})", flush=True)

@@ -22,6 +22,17 @@ def test_throughput_benchmark_takes_project_overrides(data_dir):
     assert len(rows) == 1 and "project: precision bf16-mixed, compile False" in rows[0]
 
 
+def test_sweeper_overhead_benchmark_prints_its_measure():
+    # Behaviour only: with three trials, start-up noise can outweigh the per-trial cost,
+    # so the value's sign is not asserted (the benchmark is run with its defaults for that).
+    result = run_module("benchmarks.sweeper_overhead", "--trials", "3", "--repeats", "1")
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.strip().splitlines()
+    for label in ("hydra basic sweeper", "optuna sweeper", "job's reporting"):
+        assert any(re.match(rf"{label}: +-?\d+\.\d ms per", line) for line in lines), label
+    assert re.fullmatch(r"optuna_sweeper_overhead_s_per_trial: -?\d+\.\d{3}", lines[-1])
+
+
 SMALL_SWEEP = ["reproduce.datasets=[mnist]", "reproduce.models=[flat_vae]", "reproduce.latent=[10]",
                "reproduce.grid=paper", "reproduce.epochs=1", "reproduce.limit=200"]
 

@@ -6,15 +6,20 @@ studies in one Optuna storage (conf/reproduce.yaml):
      m, at seed 0; `reproduce.grid=paper` runs only the paper's (n, m) per s;
   2. seeds 1..seeds-1 of the best (n, m) of each s (by validation accuracy);
 then writes the report (src/report.py). Every GPU found runs trials (trials_per_gpu each);
-without one, the CPU does (`reproduce.cpu_jobs` trials at once). Everything resumes: run
-the same command again and only what is missing runs.
+without one, the CPU does (`reproduce.cpu_jobs` trials at once). `reproduce.parallel_studies`
+sweeps run at once (a study's seeds start as soon as its grid is done), each writing its
+output to <dir>/<study>/sweep.log when there is more than one. Everything resumes: run the
+same command again and only what is missing runs.
 """
 import os
 import platform
 import shlex
+import signal
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
 import hydra
@@ -22,7 +27,7 @@ import optuna
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from hydra_plugins.optuna5_sweeper._runner import masked
+from hydra_plugins.optuna5_sweeper._runner import _signals_as_interrupt, masked
 from src import paper
 from src.errors import UserError, exit_with
 from src.optuna_reporting import git_commit
@@ -34,6 +39,7 @@ CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 # neither their command line nor the overrides Hydra saves in every run directory.
 STORAGE_ENV = "REPRODUCE_STORAGE"
 GRIDS = ("full", "paper")
+INTERRUPTED = (130, -signal.SIGINT, -signal.SIGTERM)  # a sweep's exit codes when it was stopped
 MAX_SEEDS = 10
 
 
@@ -45,7 +51,7 @@ def check(r: DictConfig) -> None:
         bad("datasets", OmegaConf.to_container(r.datasets), "a non-empty list of mnist, fashion_mnist")
     if r.grid not in GRIDS:
         bad("grid", r.grid, " or ".join(GRIDS))
-    for key in ("epochs", "seeds", "trials_per_gpu", "cpu_jobs"):
+    for key in ("epochs", "seeds", "trials_per_gpu", "cpu_jobs", "parallel_studies"):
         if not isinstance(r[key], int) or isinstance(r[key], bool) or r[key] < 1:
             bad(key, r[key], "an integer >= 1")
     if r.seeds > MAX_SEEDS:
@@ -85,8 +91,8 @@ def grid_sweeps(r: DictConfig, dataset: str, model: str) -> list[dict]:
     grid is another study."""
     prefix = study_name(model, dataset, r.epochs, r.limit)
     if r.grid == "full":
-        return [{"model": model, "dataset": dataset, "study": f"{prefix}_s{s}", "fixed": {"latent": s},
-                 "params": {}} for s in chosen_latents(r, dataset, model)]
+        return [{"stage": "grid", "model": model, "dataset": dataset, "study": f"{prefix}_s{s}",
+                 "fixed": {"latent": s}, "params": {}} for s in chosen_latents(r, dataset, model)]
     points = {row.latent: (row.layers, row.hidden) for row in paper.rows(dataset)}
     if model == "flat_vae":
         base = paper.FLAT_BASELINE[dataset]
@@ -95,33 +101,30 @@ def grid_sweeps(r: DictConfig, dataset: str, model: str) -> list[dict]:
     for s in chosen_latents(r, dataset, model):
         layers, hidden = points[s]
         params = {"hidden": [hidden]} if model == "flat_vae" else {"layers": [layers], "hidden": [hidden]}
-        sweeps.append({"model": model, "dataset": dataset, "study": f"{prefix}_s{s}_paper",
+        sweeps.append({"stage": "grid", "model": model, "dataset": dataset, "study": f"{prefix}_s{s}_paper",
                        "fixed": {"latent": s}, "params": params})
     return sweeps
 
 
-def seed_sweeps(r: DictConfig, dataset: str, model: str) -> list[dict]:
-    """Stage 2: seeds 1..seeds-1 of the best (n, m) of each s, by seed 0's validation accuracy.
+def seed_sweep(r: DictConfig, grid_sweep: dict) -> dict | None:
+    """Stage 2 of a grid study: seeds 1..seeds-1 of its best (n, m), by seed 0's validation accuracy.
 
     The study's grid is every seed up to MAX_SEEDS, run in order and stopped after
     seeds-1 of them, so that asking for more seeds later adds to the same study."""
+    model, dataset, s = grid_sweep["model"], grid_sweep["dataset"], grid_sweep["fixed"]["latent"]
     if r.seeds < 2:
-        return []
+        return None
+    best = best_point(finished_runs(r.storage), model, dataset, s, r.epochs, r.limit)
+    if best is None:
+        return None
+    fixed = {"latent": s, "hidden": best["hidden"]}
+    n = ""
+    if model == "conv_vae":
+        fixed["layers"], n = best["layers"], f"_n{best['layers']}"
     prefix = study_name(model, dataset, r.epochs, r.limit)
-    records = finished_runs(r.storage)
-    sweeps = []
-    for s in chosen_latents(r, dataset, model):
-        best = best_point(records, model, dataset, s, r.epochs, r.limit)
-        if best is None:
-            continue
-        fixed = {"latent": s, "hidden": best["hidden"]}
-        n = ""
-        if model == "conv_vae":
-            fixed["layers"], n = best["layers"], f"_n{best['layers']}"
-        sweeps.append({"model": model, "dataset": dataset, "study": f"{prefix}_s{s}{n}_m{best['hidden']}_seeds",
-                       "fixed": fixed, "params": {"seed": list(range(1, MAX_SEEDS))},
-                       "n_trials": r.seeds - 1})
-    return sweeps
+    return {"stage": "seeds", "model": model, "dataset": dataset,
+            "study": f"{prefix}_s{s}{n}_m{best['hidden']}_seeds", "fixed": fixed,
+            "params": {"seed": list(range(1, MAX_SEEDS))}, "n_trials": r.seeds - 1}
 
 
 def sweep_command(r: DictConfig, sweep: dict) -> list[str]:
@@ -146,8 +149,9 @@ def sweep_command(r: DictConfig, sweep: dict) -> list[str]:
 
 def sweep_env(r: DictConfig) -> dict:
     env = {**os.environ, STORAGE_ENV: str(r.storage)}
-    if not torch.cuda.is_available() and r.cpu_jobs > 1:  # share the cores, do not oversubscribe them
-        env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // r.cpu_jobs)))
+    trials = r.cpu_jobs * r.parallel_studies
+    if not torch.cuda.is_available() and trials > 1:  # share the cores, do not oversubscribe them
+        env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // trials)))
     return env
 
 
@@ -180,25 +184,93 @@ def record_run(r: DictConfig, name: str, command: list[str], seconds: float, rc:
     study.set_user_attr("runs", runs)
 
 
-def run_sweep(r: DictConfig, sweep: dict) -> int:
-    command = sweep_command(r, sweep)
-    print(f"\n>>> {shown(['python', *command[1:]])}", flush=True)
-    start = time.time()
-    rc = subprocess.run(command, env=sweep_env(r)).returncode
-    record_run(r, sweep["study"], command, time.time() - start, rc)
-    if rc == 130:
-        raise KeyboardInterrupt
-    return rc
+def say(line: str) -> None:
+    """One whole line at once: sweeps report from several threads."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+class SweepPool:
+    """Runs sweep processes, `reproduce.parallel_studies` at once.
+
+    Each sweep runs in a process group of its own, so that Ctrl-C (or a SIGINT / SIGTERM to
+    this process) reaches it exactly once, forwarded by `interrupt`: the sweep then records
+    its running trials and stops, and a rerun resumes them."""
+
+    def __init__(self, r: DictConfig):
+        self.r = r
+        self.executor = ThreadPoolExecutor(r.parallel_studies)
+        self.lock = threading.Lock()
+        self.running: set[subprocess.Popen] = set()
+        self.stopping = False
+
+    def submit(self, sweep: dict):
+        return self.executor.submit(self.run, sweep)
+
+    def run(self, sweep: dict) -> int:
+        command = sweep_command(self.r, sweep)
+        log = None
+        if self.r.parallel_studies > 1:  # interleaved progress bars are unreadable: a log per study
+            path = Path(self.r.dir) / sweep["study"] / "sweep.log"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            log = open(path, "a")
+            say(f">>> {sweep['study']}: started, output in {path}")
+        print(f"\n>>> {shown(['python', *command[1:]])}", file=log or sys.stdout, flush=True)
+        start = time.time()
+        try:
+            with self.lock:
+                if self.stopping:
+                    return 130
+                process = subprocess.Popen(command, env=sweep_env(self.r), stdout=log,
+                                           stderr=log and subprocess.STDOUT, start_new_session=True)
+                self.running.add(process)
+            rc = process.wait()
+            with self.lock:
+                self.running.discard(process)
+        finally:
+            if log:
+                log.close()
+        seconds = time.time() - start
+        record_run(self.r, sweep["study"], command, seconds, rc)
+        if log:
+            say(f"<<< {sweep['study']}: {'done' if rc == 0 else f'exit code {rc}'} after {seconds:.0f} s")
+        return rc
+
+    def interrupt(self, signum: int) -> None:
+        with self.lock:
+            self.stopping = True
+            for process in self.running:
+                try:
+                    os.killpg(process.pid, signum)
+                except ProcessLookupError:  # it has just ended
+                    pass
 
 
 def reproduce(r: DictConfig) -> int:
-    failed = []
-    for stage in (grid_sweeps, seed_sweeps):
-        for dataset in r.datasets:
-            for model in r.models:
-                for sweep in stage(r, dataset, model):
-                    if run_sweep(r, sweep) != 0:
+    """Every grid study, then each one's seeds study as soon as the grid study is done."""
+    pool, failed, futures = SweepPool(r), [], {}
+    interrupt = _signals_as_interrupt()  # SIGTERM too, so that it reaches the sweeps
+    try:
+        with interrupt:
+            futures.update({pool.submit(sweep): sweep for dataset in r.datasets for model in r.models
+                            for sweep in grid_sweeps(r, dataset, model)})
+            while futures:
+                done, _ = wait(futures, return_when=FIRST_COMPLETED)
+                for future in done:
+                    sweep = futures.pop(future)
+                    rc = future.result()
+                    if rc in INTERRUPTED:  # the sweep was stopped by a signal: stop the others too
+                        raise KeyboardInterrupt
+                    if rc != 0:
                         failed.append(f"study {sweep['study']}")
+                    follow_up = seed_sweep(r, sweep) if sweep["stage"] == "grid" else None
+                    if follow_up:
+                        futures[pool.submit(follow_up)] = follow_up
+    except KeyboardInterrupt:
+        pool.interrupt(interrupt.received or signal.SIGINT)
+        raise
+    finally:
+        pool.executor.shutdown(wait=True, cancel_futures=True)
     if failed:
         print("These sweeps did not finish cleanly (their trials' fail_reason says why; run the "
               "same command again to retry them):\n  " + "\n  ".join(failed), file=sys.stderr)

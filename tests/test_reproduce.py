@@ -1,7 +1,13 @@
 """`python -m src.reproduce` and `python -m src.report` on a small real study made here:
-both data sets, s=60 at the paper's (n, m), conv and flat, 2 seeds, 1 epoch on 200 images."""
+both data sets, s=60 at the paper's (n, m), conv and flat, 2 seeds, 1 epoch on 200 images,
+two studies at once."""
 import csv
+import os
+import signal
 import statistics
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import matplotlib.image
@@ -30,11 +36,27 @@ def settings(tmp: Path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def reproduced(tmp_path_factory):
+def reproduction(tmp_path_factory) -> tuple[Path, str]:
     tmp = tmp_path_factory.mktemp("reproduce")
-    result = run_module("src.reproduce", *settings(tmp), env={"DATA_DIR": str(data_dir_or_skip())})
+    result = run_module("src.reproduce", *settings(tmp), "reproduce.parallel_studies=2",
+                        env={"DATA_DIR": str(data_dir_or_skip())})
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
-    return tmp
+    return tmp, result.stdout
+
+
+@pytest.fixture(scope="module")
+def reproduced(reproduction) -> Path:
+    return reproduction[0]
+
+
+def test_parallel_studies_each_log_their_sweep(reproduction):
+    tmp, stdout = reproduction
+    studies = {r["study"] for r in finished_runs(str(tmp / "studies.log"))}
+    assert len(studies) == 8  # 4 grid studies, 4 seed studies
+    for study in studies:
+        assert f">>> {study}: started, output in" in stdout and f"<<< {study}: done after" in stdout
+        log = (tmp / study / "sweep.log").read_text()
+        assert f"hydra.sweeper.study_name={study}" in log and "1 COMPLETE" in log
 
 
 def read_csv(path: Path) -> list[dict]:
@@ -115,7 +137,7 @@ def test_a_bad_setting_is_refused_before_anything_runs(tmp_path):
 
 @pytest.mark.parametrize("key, value", [("seeds", 11), ("seeds", 0), ("epochs", 1.5), ("models", ["resnet"]),
                                         ("datasets", ["svhn"]), ("latent", 5), ("latent", [0]), ("latent", [7]), ("limit", 10),
-                                        ("cpu_jobs", 0)])
+                                        ("cpu_jobs", 0), ("parallel_studies", 0)])
 def test_each_setting_is_checked(key, value):
     settings = OmegaConf.load(ROOT / "conf" / "reproduce.yaml").reproduce
     settings[key] = value
@@ -134,3 +156,46 @@ def test_report_refuses_a_missing_storage_and_leaves_the_report_alone(tmp_path):
 def test_recorded_command_lines_hide_storage_passwords():
     line = shown(["python", "-m", "src.reproduce", "reproduce.storage=postgresql://optuna:s3cret@db:5432/optuna"])
     assert "s3cret" not in line and "db:5432/optuna" in line
+
+
+def study_trials(storage: Path) -> dict[str, list]:
+    storage_ = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(storage)))
+    return {s.study_name: optuna.load_study(study_name=s.study_name, storage=storage_).trials
+            for s in optuna.get_all_study_summaries(storage_)} if storage.exists() else {}
+
+
+def test_an_interrupt_reaches_every_running_sweep(tmp_path):
+    """SIGINT to src.reproduce alone (not its process group) stops both running sweeps cleanly."""
+    args = [f"reproduce.dir={tmp_path}", "reproduce.report=false", "reproduce.grid=paper",
+            "reproduce.datasets=[mnist]", "reproduce.latent=[60]", "reproduce.seeds=2",
+            "reproduce.epochs=1000", "reproduce.limit=200", "reproduce.parallel_studies=2",
+            f"hydra.run.dir={tmp_path / 'logs'}"]
+    proc = subprocess.Popen([sys.executable, "-m", "src.reproduce", *args], cwd=ROOT, text=True,
+                            env={**os.environ, "DATA_DIR": str(data_dir_or_skip())},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        running = [t for trials in study_trials(tmp_path / "studies.log").values() for t in trials
+                   if t.state == optuna.trial.TrialState.RUNNING]
+        if len(running) == 2:
+            break
+        time.sleep(0.5)
+    time.sleep(2)  # into training
+    proc.send_signal(signal.SIGINT)
+    out = proc.communicate(timeout=120)[0]
+    assert proc.returncode == 130 and "run the same command again to go on" in out, out[-3000:]
+
+    studies = study_trials(tmp_path / "studies.log")
+    assert sorted(studies) == ["flat_mnist_e1000_limit200_s60_paper", "table1_mnist_e1000_limit200_s60_paper"]
+    for name, trials in studies.items():  # no seeds study started; every trial stopped and recorded
+        reasons = [t.user_attrs.get("fail_reason", "") for t in trials if t.state.name != "WAITING"]
+        assert len(reasons) == 1 and reasons[0].startswith("interrupted"), (name, reasons)
+        assert "run the same command to go on" in (tmp_path / name / "sweep.log").read_text()
+    left = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if str(tmp_path).encode() in cmdline.read_bytes():
+                left.append(cmdline.parent.name)
+        except OSError:  # the process has just ended
+            pass
+    assert not left, f"processes still running: {left}"

@@ -683,7 +683,10 @@ class _signals_as_interrupt:
         if self.received is not None:
             raise KeyboardInterrupt(f"signal {self.received}")
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, exc, tb):
         for signum, previous in self.previous.items():
             signal.signal(signum, previous)
+        if self.received is not None and exc_type is SystemExit:
+            # Lightning turns a KeyboardInterrupt inside fit() into sys.exit(1): still an interrupt
+            raise KeyboardInterrupt(f"signal {self.received}") from exc
         return False

@@ -17,6 +17,12 @@ The median epoch after the first is timed (steady state: DataLoader workers star
 compiled); the first epoch's time (compilation, warm-up) is printed beside it. Prints
 images/s per pipeline and their ratio; the last line is the geometric mean of the ratios:
 `speedup_vs_standard_pipeline: X`.
+
+Beside each model it prints a compute floor: the epoch time if every matmul and
+convolution FLOP of a training step (counted by PyTorch's FlopCounterMode) ran at the rate
+of a large square matmul on this device, measured in the same run in the project's
+precision. No pipeline can be much faster than its floor; the percentage says how close
+the project's pipeline gets.
 """
 import argparse
 import logging
@@ -32,6 +38,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from torch.utils.data import DataLoader, Subset
+from torch.utils.flop_counter import FlopCounterMode
 from torchvision import transforms
 
 from src.data import DATASETS, ensure_raw_files
@@ -92,6 +99,30 @@ def standard_epochs(cfg, loader: DataLoader, accelerator: str, seed: int = 0) ->
     return timer.seconds
 
 
+def step_flops(cfg, num_classes: int, batch_size: int) -> int:
+    """Matmul and convolution FLOPs of one training step (forward and backward)."""
+    model = instantiate(cfg.model, num_classes=num_classes, compile=False)
+    x = torch.rand(batch_size, 1, 28, 28)
+    with FlopCounterMode(display=False) as counter:
+        model.batch_terms(x)["loss"].backward()
+    return counter.get_total_flops()
+
+
+def matmul_rate(device: str, precision: str) -> float:
+    """FLOP/s of a large square matmul: the best this device's GEMMs do in this precision."""
+    dtype = torch.bfloat16 if precision.startswith("bf16") else torch.float32
+    size, repeats = (8192, 20) if device == "cuda" else (2048, 5)
+    a, b = (torch.randn(size, size, device=device, dtype=dtype) for _ in range(2))
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    a @ b
+    sync()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    sync()
+    return 2 * size ** 3 * repeats / (time.perf_counter() - start)
+
+
 def steady(seconds: list[float]) -> float:
     """The median epoch after the first (the first itself when it is the only one)."""
     return statistics.median(seconds[1:] or seconds)
@@ -130,17 +161,25 @@ def main(argv=None) -> float:
           f"torch {torch.__version__}, lightning {pl.__version__}; "
           f"project overrides: {' '.join(args.overrides) or 'none'}")
     print(f"{'model':<22} {'project img/s':>14} {'standard img/s':>15} {'ratio':>6}")
-    ratios = []
+    ratios, rates = [], {}
     for name in args.models or MODELS:
         cfg = project_config(common + MODELS[name] + args.overrides)
         project = project_epochs(cfg)
         standard = standard_epochs(cfg, standard_loader, accelerator)
         project_s, standard_s = steady(project), steady(standard)
         ratios.append(standard_s / project_s)
-        setting = f"precision {cfg.trainer.precision}, compile {cfg.model.compile}"
+        precision = str(cfg.trainer.precision)
+        if precision not in rates:
+            rates[precision] = matmul_rate("cuda" if accelerator == "gpu" else "cpu", precision)
+        steps = math.ceil(n_images / args.batch_size)
+        floor = step_flops(cfg, len(standard_ds.classes), args.batch_size) * steps / rates[precision]
+        setting = f"precision {precision}, compile {cfg.model.compile}"
         print(f"{name:<22} {n_images / project_s:14.0f} {n_images / standard_s:15.0f} {ratios[-1]:6.2f}"
               f"   (epoch: {project_s:.2f} s vs {standard_s:.2f} s; first epoch "
-              f"{project[0]:.2f} s vs {standard[0]:.2f} s; project: {setting})", flush=True)
+              f"{project[0]:.2f} s vs {standard[0]:.2f} s; project: {setting}; compute floor "
+              f"{floor:.2f} s, project at {100 * floor / project_s:.0f}% of it)", flush=True)
+    for precision, rate in rates.items():
+        print(f"matmul rate ({precision}): {rate / 1e9:.0f} GFLOP/s")
     speedup = math.exp(sum(map(math.log, ratios)) / len(ratios))
     print(f"speedup_vs_standard_pipeline: {speedup:.2f}")
     return speedup

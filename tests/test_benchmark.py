@@ -1,5 +1,6 @@
 import re
 
+from benchmarks.throughput import project_config, step_flops
 from tests.conftest import run_module
 
 
@@ -11,7 +12,18 @@ def test_throughput_benchmark_runs_on_a_tiny_subset(data_dir):
     assert len(rows) == 3
     # the project's settings are the config's, and the flat model is compiled by default
     assert "precision 32-true, compile False" in rows[0] and "compile True" in rows[2]
+    assert all(re.search(r"compute floor \d+\.\d\d s, project at \d+% of it", row) for row in rows)
+    assert any(re.fullmatch(r"matmul rate \(32-true\): \d+ GFLOP/s", line) for line in lines)
     assert re.fullmatch(r"speedup_vs_standard_pipeline: \d+\.\d+", lines[-1])
+
+
+def test_compute_floor_counts_every_matmul_of_a_training_step():
+    cfg = project_config(["model=flat_vae", "latent=10", "hidden=512"])
+    # encoder, mean and log-variance heads, decoder (two layers), classifier (two layers)
+    layers = [(784, 512), (512, 10), (512, 10), (10, 512), (512, 784), (10, 256), (256, 10)]
+    forward = 2 * 100 * sum(n_in * n_out for n_in, n_out in layers)
+    # backward: twice the forward, less the encoder's input gradient (the image needs none)
+    assert step_flops(cfg, num_classes=10, batch_size=100) == 3 * forward - 2 * 100 * 784 * 512
 
 
 def test_throughput_benchmark_takes_project_overrides(data_dir):

@@ -120,7 +120,7 @@ def test_report_alone_rebuilds_the_same_table_and_rerun_trains_nothing(reproduce
 
     count = len(finished_runs(str(reproduced / "studies.log")))
     result = run_module("src.reproduce", *settings(reproduced), "reproduce.report=false",
-                        env={"DATA_DIR": str(data_dir_or_skip())})
+                        "reproduce.parallel_studies=1", env={"DATA_DIR": str(data_dir_or_skip())})
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.count("nothing to run") == 8  # 4 grid studies, 4 seed studies
     assert len(finished_runs(str(reproduced / "studies.log"))) == count == 8

@@ -7,8 +7,8 @@ For each model: E training epochs (default 3) with the same model init and batch
 
 - by the project's pipeline: the data module (whole split as device tensors, batches
   by index), the model and Trainer settings of conf/ (conf/model/*.yaml, trainer=cpu or
-  gpu; `key=value` arguments override them, e.g. `trainer.precision=bf16-mixed` or
-  `model.compile=false`), or
+  gpu, keep_freed_memory; `key=value` arguments override them, e.g.
+  `trainer.precision=bf16-mixed` or `model.compile=false`), or
 - by the standard one: a plain `Trainer` in fp32 over
   `DataLoader(torchvision dataset, ToTensor(), num_workers=2, shuffle=True)`, the model
   uncompiled.
@@ -41,6 +41,7 @@ from torch.utils.data import DataLoader, Subset
 from torch.utils.flop_counter import FlopCounterMode
 from torchvision import transforms
 
+from src.allocator import keep_freed_memory
 from src.data import DATASETS, ensure_raw_files
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
@@ -161,11 +162,17 @@ def main(argv=None) -> float:
           f"torch {torch.__version__}, lightning {pl.__version__}; "
           f"project overrides: {' '.join(args.overrides) or 'none'}")
     print(f"{'model':<22} {'project img/s':>14} {'standard img/s':>15} {'ratio':>6}")
+    names = args.models or list(MODELS)
+    configs = {name: project_config(common + MODELS[name] + args.overrides) for name in names}
+    # Every standard run first: the project's allocator setting (keep_freed_memory) lasts for
+    # the rest of the process, and the reference must run with the C library's defaults.
+    standards = {name: standard_epochs(configs[name], standard_loader, accelerator) for name in names}
     ratios, rates = [], {}
-    for name in args.models or MODELS:
-        cfg = project_config(common + MODELS[name] + args.overrides)
+    for name in names:
+        cfg, standard = configs[name], standards[name]
+        if cfg.keep_freed_memory:
+            keep_freed_memory()
         project = project_epochs(cfg)
-        standard = standard_epochs(cfg, standard_loader, accelerator)
         project_s, standard_s = steady(project), steady(standard)
         ratios.append(standard_s / project_s)
         precision = str(cfg.trainer.precision)
@@ -173,7 +180,7 @@ def main(argv=None) -> float:
             rates[precision] = matmul_rate("cuda" if accelerator == "gpu" else "cpu", precision)
         steps = math.ceil(n_images / args.batch_size)
         floor = step_flops(cfg, len(standard_ds.classes), args.batch_size) * steps / rates[precision]
-        setting = f"precision {precision}, compile {cfg.model.compile}"
+        setting = f"precision {precision}, compile {cfg.model.compile}, keep_freed_memory {cfg.keep_freed_memory}"
         print(f"{name:<22} {n_images / project_s:14.0f} {n_images / standard_s:15.0f} {ratios[-1]:6.2f}"
               f"   (epoch: {project_s:.2f} s vs {standard_s:.2f} s; first epoch "
               f"{project[0]:.2f} s vs {standard[0]:.2f} s; project: {setting}; compute floor "

@@ -53,6 +53,7 @@ def check_config(cfg: DictConfig) -> None:
     check(cfg, "model.kl_estimator", lambda v: v in KL_ESTIMATORS, f"one of {list(KL_ESTIMATORS)}")
     check(cfg, "model.recon_weight", lambda v: is_number(v) and v > 0, "a number > 0")
     check(cfg, "model.classifier_hidden", lambda v: is_int(v) and v > 0, "a positive integer")
+    check(cfg, "keep_freed_memory", lambda v: isinstance(v, bool), "true or false")
     objectives = objective_paths(cfg)
     check(cfg, "objective", lambda v: len(objectives) > 0 and all(
         isinstance(o, str) and o.split(".")[0] in OBJECTIVE_ROOTS for o in objectives),

@@ -20,6 +20,7 @@ from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from src.allocator import keep_freed_memory
 from src.config_check import check_config, objective_paths
 from src.errors import NonFiniteLossError, UserError, exit_with
 from src.evaluate import evaluate
@@ -44,6 +45,8 @@ def register_sweeps() -> None:
 
 def train(cfg: DictConfig, run_dir: Path) -> dict:
     check_config(cfg)
+    if cfg.keep_freed_memory:
+        keep_freed_memory()
     pl.seed_everything(cfg.seed, workers=False, verbose=False)
     datamodule = instantiate(cfg.dataset)
     datamodule.prepare_data()

@@ -52,6 +52,7 @@ CASES = {
     "dataset.limit=many": (["dataset.limit=many"], ["'dataset.limit'"]),
     "model.recon_weight=0": (["model.recon_weight=0"], ["'model.recon_weight'"]),
     "model.classifier_hidden=0": (["model.classifier_hidden=0"], ["'model.classifier_hidden'"]),
+    "keep_freed_memory=maybe": (["keep_freed_memory=maybe"], ["'keep_freed_memory'", "true or false"]),
     "-m latent=5,0 (a bad job of a basic sweep)": (["-m", "latent=5,0", "hydra.sweep.dir={out}"],
                                                    ["job `latent=0`", "'latent'"]),
     # the sweeper's numeric keys

@@ -11,7 +11,7 @@ def test_throughput_benchmark_runs_on_a_tiny_subset(data_dir):
     rows = [line for line in lines if re.match(r"(conv|flat) s=", line)]
     assert len(rows) == 3
     # the project's settings are the config's, and the flat model is compiled by default
-    assert "precision 32-true, compile False" in rows[0] and "compile True" in rows[2]
+    assert "precision 32-true, compile False, keep_freed_memory True" in rows[0] and "compile True" in rows[2]
     assert all(re.search(r"compute floor \d+\.\d\d s, project at \d+% of it", row) for row in rows)
     assert any(re.fullmatch(r"matmul rate \(32-true\): \d+ GFLOP/s", line) for line in lines)
     assert re.fullmatch(r"speedup_vs_standard_pipeline: \d+\.\d+", lines[-1])
@@ -28,10 +28,12 @@ def test_compute_floor_counts_every_matmul_of_a_training_step():
 
 def test_throughput_benchmark_takes_project_overrides(data_dir):
     result = run_module("benchmarks.throughput", "--limit", "200", "--epochs", "1", "--model", "flat s=10 m=512",
-                        "trainer.precision=bf16-mixed", "model.compile=false", env={"DATA_DIR": str(data_dir)})
+                        "trainer.precision=bf16-mixed", "model.compile=false", "keep_freed_memory=false",
+                        env={"DATA_DIR": str(data_dir)})
     assert result.returncode == 0, result.stderr[-3000:]
     rows = [line for line in result.stdout.splitlines() if re.match(r"(conv|flat) s=", line)]
-    assert len(rows) == 1 and "project: precision bf16-mixed, compile False" in rows[0]
+    assert len(rows) == 1
+    assert "project: precision bf16-mixed, compile False, keep_freed_memory False" in rows[0]
 
 
 def test_sweeper_overhead_benchmark_prints_its_measure():

@@ -214,7 +214,6 @@ class SweepPool:
             path = Path(self.r.dir) / sweep["study"] / "sweep.log"
             path.parent.mkdir(parents=True, exist_ok=True)
             log = open(path, "a")
-            say(f">>> {sweep['study']}: started, output in {path}")
         print(f"\n>>> {shown(['python', *command[1:]])}", file=log or sys.stdout, flush=True)
         start = time.time()
         try:
@@ -224,6 +223,8 @@ class SweepPool:
                 process = subprocess.Popen(command, env=sweep_env(self.r), stdout=log,
                                            stderr=log and subprocess.STDOUT, start_new_session=True)
                 self.running.add(process)
+            if log:
+                say(f">>> {sweep['study']}: started, output in {log.name}")
             rc = process.wait()
             with self.lock:
                 self.running.discard(process)

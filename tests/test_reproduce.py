@@ -18,7 +18,7 @@ from omegaconf import OmegaConf
 from src.errors import UserError
 from src.report import build_report
 from src.reproduce import check, shown
-from src.studies import finished_runs
+from src.studies import finished_runs, open_studies
 from tests.conftest import ROOT, data_dir_or_skip, run_module
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -158,10 +158,9 @@ def test_recorded_command_lines_hide_storage_passwords():
     assert "s3cret" not in line and "db:5432/optuna" in line
 
 
-def study_trials(storage: Path) -> dict[str, list]:
-    storage_ = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(storage)))
-    return {s.study_name: optuna.load_study(study_name=s.study_name, storage=storage_).trials
-            for s in optuna.get_all_study_summaries(storage_)} if storage.exists() else {}
+def study_trials(storage_path: Path) -> dict[str, list]:
+    storage, names = open_studies(str(storage_path))  # no journal file yet: no studies
+    return {name: optuna.load_study(study_name=name, storage=storage).trials for name in names}
 
 
 def test_an_interrupt_reaches_every_running_sweep(tmp_path):

@@ -81,7 +81,10 @@ def run_sweep(args: list[str], folder: Path, minutes: float) -> tuple[float, boo
         rc = process.wait(timeout=minutes * 60)
         return time.perf_counter() - start, rc == 0
     except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGINT)  # the sweep stops its trials and exits (resumable)
+        # SIGTERM, as `timeout` sends: src.reproduce passes it on to its sweeps, which record
+        # their running trials and exit (resumable). Unlike SIGINT it cannot be lost while
+        # Python is still starting up (a KeyboardInterrupt there can be caught by library code).
+        os.killpg(process.pid, signal.SIGTERM)
         seconds = time.perf_counter() - start
         try:
             process.wait(timeout=60)

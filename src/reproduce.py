@@ -256,7 +256,10 @@ def reproduce(r: DictConfig) -> int:
             futures.update({pool.submit(sweep): sweep for dataset in r.datasets for model in r.models
                             for sweep in grid_sweeps(r, dataset, model)})
             while futures:
-                done, _ = wait(futures, return_when=FIRST_COMPLETED)
+                # A KeyboardInterrupt raised while Python runs a finalizer is swallowed: look
+                # at the received signal every second rather than rely on the exception alone.
+                done, _ = wait(futures, timeout=1.0, return_when=FIRST_COMPLETED)
+                interrupt.check()
                 for future in done:
                     sweep = futures.pop(future)
                     rc = future.result()

@@ -1,6 +1,9 @@
 import re
 
+import optuna
+
 from benchmarks.throughput import project_config, step_flops
+from src.studies import open_studies
 from tests.conftest import run_module
 
 
@@ -65,9 +68,14 @@ def test_sweep_throughput_counts_the_trials_of_a_real_sweep(data_dir, tmp_path):
 
 
 def test_sweep_throughput_stops_a_sweep_at_its_time_limit(data_dir, tmp_path):
-    result = run_module("benchmarks.sweep_throughput", "--dir", str(tmp_path), "--minutes", "0.05",
+    # 12 s: long enough for src.reproduce to have started its first sweep, short of its 10 trials
+    result = run_module("benchmarks.sweep_throughput", "--dir", str(tmp_path), "--minutes", "0.2",
                         *SMALL_SWEEP, "reproduce.seeds=10", env={"DATA_DIR": str(data_dir)})
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "stopped after 0.05 min" in result.stdout
+    assert "stopped after 0.2 min" in result.stdout
     finished = int(re.search(r"trials finished: (\d+);", result.stdout).group(1))
     assert finished < 10
+    # a trial the stop caught is recorded (FAIL, its point queued again), not left RUNNING
+    storage, names = open_studies(str(tmp_path / "studies.log"))
+    states = {t.state for name in names for t in optuna.load_study(study_name=name, storage=storage).trials}
+    assert optuna.trial.TrialState.RUNNING not in states

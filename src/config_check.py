@@ -5,10 +5,8 @@ what is allowed.
 """
 from omegaconf import DictConfig, OmegaConf
 
-from src.data import DATASETS
+from src.choices import DATASETS, KL_ESTIMATORS, PRIORS
 from src.errors import ConfigError
-from src.models.clustering_vae import PRIORS
-from src.models.loss import KL_ESTIMATORS
 
 # What a sweep may optimise: validation scores, and the model's size (multi-objective).
 OBJECTIVE_ROOTS = ("val", "parameters")

@@ -13,6 +13,7 @@ import pytorch_lightning as pl
 import torch
 from torchvision import datasets
 
+from src import choices
 from src.errors import DataError
 
 RAW_FILES = (
@@ -22,7 +23,7 @@ RAW_FILES = (
     "t10k-labels-idx1-ubyte",
 )
 # config name -> torchvision class (whose __name__ is also the folder under data_dir)
-DATASETS = {"mnist": datasets.MNIST, "fashion_mnist": datasets.FashionMNIST}
+DATASETS = {name: getattr(datasets, cls) for name, cls in choices.DATASETS.items()}
 # md5 of the uncompressed files, as published (and listed in ../shared/data/README.md);
 # quoted when a file is found damaged, so that a user can check a replacement.
 MD5 = {

@@ -5,13 +5,13 @@ Per epoch: the validation accuracy, so that the study's pruner can stop a poor t
 directory, wall time, device, commit and the run's settings, as the trial's user attributes
 (optuna-dashboard shows them; src.report builds the Table 1 report from them).
 """
-import subprocess
 from pathlib import Path
 
 import optuna
 import pytorch_lightning as pl
 
 from hydra_plugins.optuna5_sweeper.trial_context import current_trial
+from src.provenance import git_commit
 
 SCORES = ("acc", "acc_majority", "nmi", "ari", "loss")
 
@@ -34,19 +34,6 @@ class ReportValAccuracy(pl.Callback):
         self.trial.report(float(value), step=epoch)
         if self.trial.should_prune():
             raise optuna.TrialPruned(f"at epoch {epoch}, {self.metric}={float(value):.4f}")
-
-
-def git_commit() -> str | None:
-    """The checked-out commit, with "+dirty" when tracked files differ from it; None outside git."""
-    root = Path(__file__).resolve().parents[1]
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short=10", "HEAD"], cwd=root, capture_output=True,
-                              text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return head + ("+dirty" if dirty else "")
 
 
 def record_trial_metrics(metrics: dict, run: dict, run_dir: Path, settings: dict) -> None:

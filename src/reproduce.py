@@ -30,7 +30,7 @@ from omegaconf import DictConfig, OmegaConf
 from hydra_plugins.optuna5_sweeper._runner import _signals_as_interrupt, masked
 from src import paper
 from src.errors import UserError, exit_with
-from src.optuna_reporting import git_commit
+from src.provenance import git_commit
 from src.report import build_report
 from src.studies import KINDS, best_point, finished_runs, open_studies, study_name
 

@@ -9,10 +9,7 @@ loop's position and the per-epoch history, and runs on to the run's own `epochs`
 import csv
 from pathlib import Path
 
-import torch
 from omegaconf import OmegaConf
-from pytorch_lightning.loggers import CSVLogger
-from pytorch_lightning.loggers.csv_logs import ExperimentWriter
 
 from src.errors import UserError
 
@@ -55,6 +52,10 @@ def carry_csv_log(logger, checkpoint: Path) -> None:
 
     Lightning's CSVLogger deletes an existing metrics.csv when it starts, so the kept rows
     are handed back to it, to be written ahead of the new ones."""
+    import torch  # here, not at the top: resume_command_line runs before every run, training or not
+    from pytorch_lightning.loggers import CSVLogger
+    from pytorch_lightning.loggers.csv_logs import ExperimentWriter
+
     if not isinstance(logger, CSVLogger):
         return
     path = Path(logger.log_dir) / ExperimentWriter.NAME_METRICS_FILE

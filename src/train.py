@@ -12,8 +12,6 @@ import time
 from pathlib import Path
 
 import hydra
-import pytorch_lightning as pl
-import torch
 from hydra.core.config_store import ConfigStore
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
@@ -23,9 +21,6 @@ from omegaconf import DictConfig, OmegaConf
 from src.allocator import keep_freed_memory
 from src.config_check import check_config, objective_paths
 from src.errors import NonFiniteLossError, UserError, exit_with
-from src.evaluate import evaluate
-from src.optuna_reporting import record_trial_metrics
-from src.pictures import save_pictures
 from src.resume import CHECKPOINT, RunFinished, carry_csv_log, resume_command_line
 
 log = logging.getLogger(__name__)
@@ -44,6 +39,15 @@ def register_sweeps() -> None:
 
 
 def train(cfg: DictConfig, run_dir: Path) -> dict:
+    # Imported here: torch, torchvision and Lightning take about 4 s to import, which a process
+    # that never trains (`--cfg job`, a refused config, a sweep with nothing left) need not pay.
+    import pytorch_lightning as pl
+    import torch
+
+    from src.evaluate import evaluate
+    from src.optuna_reporting import record_trial_metrics
+    from src.pictures import save_pictures
+
     check_config(cfg)
     if cfg.keep_freed_memory:
         keep_freed_memory()

@@ -2,6 +2,8 @@
 import json
 import re
 
+import pytest
+
 from tests.conftest import run_module
 
 TINY = ["epochs=1", "dataset.limit=512"]
@@ -42,6 +44,15 @@ def test_cfg_job_shows_the_composed_config():
     result = run_module("src.train", "--cfg", "job", "model=flat_vae", "latent=7")
     assert result.returncode == 0, result.stderr
     assert "latent: 7" in result.stdout and "FlatBackbone" in result.stdout
+
+
+@pytest.mark.parametrize("args, returncode", [(["--cfg", "job"], 0), (["latent=0"], 2)])
+def test_a_process_that_does_not_train_does_not_import_torch(args, returncode, tmp_path):
+    # torch, torchvision and Lightning take seconds to import; only a run that trains needs them
+    result = run_module("src.train", *args, f"hydra.run.dir={tmp_path}", env={"PYTHONPROFILEIMPORTTIME": "1"})
+    assert result.returncode == returncode, result.stderr[-3000:]
+    assert "| src.train" in result.stderr  # the import profile is there
+    assert not re.findall(r"\|\s+(torch|torchvision|pytorch_lightning)$", result.stderr, re.M)
 
 
 def test_missing_data_is_one_clear_paragraph(tmp_path):

@@ -11,8 +11,6 @@ from src.errors import NonFiniteLossError
 from src.evaluate import SplitAccumulator
 from src.models.loss import clustering_vae_loss
 
-PRIORS = ("learned", "standard")
-
 
 class ClusteringVAE(pl.LightningModule):
     def __init__(self, backbone: nn.Module, latent: int, hidden: int, num_classes: int = 10,

@@ -19,8 +19,6 @@ ties the classifier to the latent code: the paper's Eqs. 2, 3 and 7 taken litera
 """
 import torch
 
-KL_ESTIMATORS = ("analytic", "sampled")
-
 
 def clustering_vae_loss(x, x_rec, mu, logvar, z, probs, class_means,
                         recon_weight: float = 2.5, kl_estimator: str = "analytic") -> dict:

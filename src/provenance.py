@@ -1,0 +1,17 @@
+"""Which code produced a result: recorded with every trial (src/optuna_reporting.py) and
+every sweep of `src.reproduce`, and shown in the report."""
+import subprocess
+from pathlib import Path
+
+
+def git_commit() -> str | None:
+    """The checked-out commit, with "+dirty" when tracked files differ from it; None outside git."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short=10", "HEAD"], cwd=root, capture_output=True,
+                              text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("+dirty" if dirty else "")

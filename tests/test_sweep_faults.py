@@ -1,5 +1,6 @@
 """Sweeps that survive killed processes: the heartbeat marks a dead worker's trial FAIL and
 its grid point is retried; nothing finished is lost or run twice."""
+import os
 import signal
 import subprocess
 import time
@@ -81,3 +82,23 @@ def test_two_workers_one_killed_the_other_finishes_and_retries_its_trial(tmp_pat
     ts = trials(storage, "table1_mnist")
     assert_each_point_complete_once(ts)
     assert next(t for t in ts if t.number == killed.number).state == TrialState.FAIL
+
+
+def sigterm_to_this_sweep(config, trial):
+    """A custom_search_space hook: it runs right after the sweep has claimed `trial`."""
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def test_a_signal_while_a_trial_is_claimed_leaves_it_recorded_not_running(tmp_path):
+    # From its claim on, a trial is RUNNING in the storage; a signal that lands before the
+    # code that records interrupted trials must still reach that code.
+    args = [*GRID4, "epochs=1", "dataset.limit=256", "pictures=false", *sweep_args(tmp_path),
+            "hydra.sweeper.custom_search_space=tests.test_sweep_faults.sigterm_to_this_sweep"]
+    result = subprocess.run(sweep_command(*args), cwd=ROOT, env=env_with_data(), capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 130, result.stderr[-3000:]
+    ts = trials(journal(tmp_path / "study.log"), "table1_mnist")
+    claimed = [t for t in ts if t.state != TrialState.WAITING]
+    assert [t.state for t in claimed] == [TrialState.FAIL]
+    assert claimed[0].user_attrs["fail_reason"].startswith("interrupted")
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())  # no job started

@@ -10,6 +10,7 @@ Grid points go through Optuna's trial queue: the process that creates the study 
 every point, and a worker claims one by moving a WAITING trial to RUNNING, which the
 storage does atomically; so each point runs once however many workers there are.
 """
+import contextlib
 import json
 import math
 import os
@@ -449,15 +450,9 @@ class Sweep:
             while self.failures <= self.allowed_failures and budget > 0:
                 interrupt.check()
                 self._fail_stale(study)
-                trials = []
-                while len(trials) < min(batch_size, budget):
-                    trial = self._claim(study)
-                    if trial is None:
-                        break
-                    trials.append(trial)
-                if trials:
-                    budget -= len(trials)
-                    self._launch(study, trials)
+                launched = self._launch(study, min(batch_size, budget), interrupt)
+                if launched:
+                    budget -= launched
                     continue
                 # Nothing to claim. Trials running elsewhere may still fail or go stale
                 # (their worker died): wait for them, to retry their points.
@@ -517,9 +512,26 @@ class Sweep:
         if self.grid is not None:
             study.enqueue_trial(dict(trial.params), user_attrs={"retry_of": trial.number})
 
-    def _launch(self, study: optuna.Study, trials: List[optuna.Trial]) -> None:
-        heartbeat = _Heartbeat(study._storage, [t._trial_id for t in trials], self.heartbeat_interval)
+    def _launch(self, study: optuna.Study, count: int, interrupt: "_signals_as_interrupt") -> int:
+        """Claim up to `count` trials and run them; the number claimed (0: nothing to claim).
+
+        From its claim on, a trial is RUNNING in the storage: a signal must not land between
+        the claim and the code that records an interrupted trial, or the trial would stay
+        RUNNING until it goes stale. So signals wait while trials are claimed, and are raised
+        inside the block that records them."""
+        trials: List[optuna.Trial] = []
+        heartbeat = None
         try:
+            with interrupt.deferred():
+                while len(trials) < count:
+                    trial = self._claim(study)
+                    if trial is None:
+                        break
+                    trials.append(trial)
+            interrupt.check()
+            if not trials:
+                return 0
+            heartbeat = _Heartbeat(study._storage, [t._trial_id for t in trials], self.heartbeat_interval)
             overrides = [self._overrides(t, slot) for slot, t in enumerate(trials)]
             # Job numbers are trial numbers, so a run directory keeps its trial's number.
             returns: List[JobReturn] = []
@@ -534,13 +546,15 @@ class Sweep:
                 start = end
         except BaseException as exc:  # Ctrl-C, SIGTERM, a launcher that died: nothing is lost
             _ignore_signals()  # a second Ctrl-C must not cut the bookkeeping short
-            heartbeat.stop()
+            if heartbeat is not None:
+                heartbeat.stop()
             for trial in trials:
                 self._interrupted(study, trial, exc)
             raise
         heartbeat.stop()
         for trial, ret in zip(trials, returns):
             self._record(study, trial, ret)
+        return len(trials)
 
     def _interrupted(self, study: optuna.Study, trial: optuna.Trial, exc: BaseException) -> None:
         if study._storage.get_trial(trial._trial_id).state != TrialState.RUNNING:
@@ -667,6 +681,7 @@ class _signals_as_interrupt:
 
     def __enter__(self):
         self.received: Optional[int] = None
+        self.deferring = False
         self.previous = {}
         for signum in self.SIGNALS:
             try:
@@ -677,7 +692,17 @@ class _signals_as_interrupt:
 
     def _handler(self, signum, frame):
         self.received = signum
-        raise KeyboardInterrupt(f"signal {signum}")
+        if not self.deferring:
+            raise KeyboardInterrupt(f"signal {signum}")
+
+    @contextlib.contextmanager
+    def deferred(self):
+        """Inside, a signal is only remembered; `check()` raises it afterwards."""
+        self.deferring = True
+        try:
+            yield
+        finally:
+            self.deferring = False
 
     def check(self) -> None:
         if self.received is not None:

@@ -1,10 +1,10 @@
 import re
 
-import optuna
+from optuna.trial import TrialState
 
 from benchmarks.throughput import project_config, step_flops
-from src.studies import open_studies
 from tests.conftest import run_module
+from tests.test_reproduce import study_trials
 
 
 def test_throughput_benchmark_runs_on_a_tiny_subset(data_dir):
@@ -76,6 +76,5 @@ def test_sweep_throughput_stops_a_sweep_at_its_time_limit(data_dir, tmp_path):
     finished = int(re.search(r"trials finished: (\d+);", result.stdout).group(1))
     assert finished < 10
     # a trial the stop caught is recorded (FAIL, its point queued again), not left RUNNING
-    storage, names = open_studies(str(tmp_path / "studies.log"))
-    states = {t.state for name in names for t in optuna.load_study(study_name=name, storage=storage).trials}
-    assert optuna.trial.TrialState.RUNNING not in states
+    states = {t.state for trials in study_trials(tmp_path / "studies.log").values() for t in trials}
+    assert TrialState.RUNNING not in states

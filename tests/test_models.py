@@ -3,6 +3,7 @@ import torch
 
 from src.data import ImageDataModule
 from src.models import ClusteringVAE, ConvBackbone, FlatBackbone
+from src.models.backbones import channels_last_flat, channels_last_unflat
 
 
 @pytest.mark.parametrize("layers", range(1, 7))
@@ -22,6 +23,15 @@ def test_conv_vae_shapes_for_every_layer_count(layers):
              -(-size1 // 32), -(-size1 // 64)][layers]
     expected = 16 * size1 ** 2 + 32 * size2 ** 2
     assert model.backbone.feature_size == expected == model.backbone.features(x).shape[1]
+
+
+def test_the_decoder_reads_con_layer1_in_the_order_the_encoder_flattens_it():
+    backbone = ConvBackbone(layers=2)
+    h1 = backbone.con_layer1(torch.rand(3, 1, 28, 28).contiguous(memory_format=torch.channels_last))
+    assert torch.equal(channels_last_unflat(channels_last_flat(h1), backbone.shape1), h1)
+    # no copy of the activation on the way in or out (the reason for this order)
+    assert channels_last_flat(h1).data_ptr() == h1.data_ptr()
+    assert channels_last_unflat(channels_last_flat(h1), backbone.shape1).data_ptr() == h1.data_ptr()
 
 
 def test_flat_vae_shapes():

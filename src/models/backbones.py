@@ -29,12 +29,26 @@ def conv_stack(in_channels: int, channels: int, kernel: int, layers: int) -> nn.
     return nn.Sequential(*blocks)
 
 
+def channels_last_flat(h: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) -> (N, H * W * C); a view when `h` is channels-last."""
+    return h.permute(0, 2, 3, 1).flatten(1)
+
+
+def channels_last_unflat(v: torch.Tensor, shape: tuple[int, int, int]) -> torch.Tensor:
+    """The inverse of `channels_last_flat`: (N, H * W * C) -> channels-last (N, C, H, W), a view."""
+    channels, height, width = shape
+    return v.view(-1, height, width, channels).permute(0, 3, 1, 2)
+
+
 class ConvBackbone(nn.Module):
     """The paper's convolution optimisation (section 2, Fig. 1).
 
     Con_Layer1: `layers` x [Conv 16@3x3 same, ReLU, MaxPool 2x2 ceil] on the image.
     Con_Layer2: `layers` x [Conv 32@5x5 same, ReLU, MaxPool 2x2 ceil] on Con_Layer1's output.
-    Features: both outputs flattened and concatenated (the paper's "spliced data").
+    Features: both outputs flattened and concatenated (the paper's "spliced data"),
+    flattened in (height, width, channel) order as Keras's Flatten does in seed 001's code.
+    On the channels-last tensors used here that order is a view, where (channel, height,
+    width) order would copy every activation and its gradient (conv n=1: about 10% of a step).
     Decoding: the decoder's vector has Con_Layer1's output shape and goes through
     TranCon_Layer1, transposed convolutions that undo Con_Layer1's poolings size by size.
     The paper's decoder also emits a Con_Layer2 slice that reaches neither the image nor
@@ -66,10 +80,10 @@ class ConvBackbone(nn.Module):
     def features(self, x: torch.Tensor) -> torch.Tensor:
         h1 = self.con_layer1(x.contiguous(memory_format=torch.channels_last))
         h2 = self.con_layer2(h1)
-        return torch.cat([h1.flatten(1), h2.flatten(1)], dim=1)
+        return torch.cat([channels_last_flat(h1), channels_last_flat(h2)], dim=1)
 
     def to_image(self, decoded: torch.Tensor) -> torch.Tensor:
-        h1 = torch.relu(decoded).view(-1, *self.shape1).contiguous(memory_format=torch.channels_last)
+        h1 = channels_last_unflat(torch.relu(decoded), self.shape1)
         return self.tran_con_layer1(h1).contiguous()
 
 

@@ -34,6 +34,30 @@ def test_the_decoder_reads_con_layer1_in_the_order_the_encoder_flattens_it():
     assert channels_last_unflat(channels_last_flat(h1), backbone.shape1).data_ptr() == h1.data_ptr()
 
 
+@pytest.mark.parametrize("layers", [1, 3])
+def test_a_checkpoint_in_the_earlier_channel_first_order_loads_to_the_same_model(layers):
+    """Checkpoints written before version 2 flattened the conv features (and read the
+    decoded vector) in (channel, height, width) order; loading one must give the model it was."""
+    torch.manual_seed(0)
+    old = ClusteringVAE(ConvBackbone(layers), latent=4, hidden=16).eval()
+    state = old.state_dict()
+    state._metadata[""]["version"] = 1
+    new = ClusteringVAE(ConvBackbone(layers), latent=4, hidden=16).eval()
+    new.load_state_dict(state)
+
+    x, z = torch.rand(3, 1, 28, 28), torch.randn(3, 4)
+    with torch.no_grad():  # the earlier forward: .flatten(1) and .view(-1, C, H, W) are (C, H, W) order
+        h1 = old.backbone.con_layer1(x)
+        h2 = old.backbone.con_layer2(h1)
+        mean = old.mean_head(old.encoder(torch.cat([h1.flatten(1), h2.flatten(1)], dim=1)))
+        decoded = torch.relu(old.decoder(z)).view(-1, *old.backbone.shape1)
+        image = old.backbone.tran_con_layer1(decoded)
+        assert torch.allclose(new.encode(x)[0], mean, atol=1e-5)
+        assert torch.allclose(new.decode(z), image, atol=1e-5)
+        assert not torch.allclose(old.decode(z), image, atol=1e-3)  # the order does matter
+    assert new.state_dict()._metadata[""]["version"] == 2
+
+
 def test_flat_vae_shapes():
     model = ClusteringVAE(FlatBackbone(), latent=10, hidden=100)
     x = torch.rand(4, 1, 28, 28)

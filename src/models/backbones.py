@@ -40,6 +40,12 @@ def channels_last_unflat(v: torch.Tensor, shape: tuple[int, int, int]) -> torch.
     return v.view(-1, height, width, channels).permute(0, 3, 1, 2)
 
 
+def chw_to_hwc(shape: tuple[int, int, int]) -> torch.Tensor:
+    """Index that reorders a vector flattened in (C, H, W) order into (H, W, C) order."""
+    channels, height, width = shape
+    return torch.arange(channels * height * width).view(channels, height, width).permute(1, 2, 0).flatten()
+
+
 class ConvBackbone(nn.Module):
     """The paper's convolution optimisation (section 2, Fig. 1).
 
@@ -62,8 +68,9 @@ class ConvBackbone(nn.Module):
         sizes1 = pooled_sizes(image_size, layers)
         sizes2 = pooled_sizes(sizes1[-1], layers)
         self.shape1 = (channels1, sizes1[-1], sizes1[-1])
+        self.shape2 = (channels2, sizes2[-1], sizes2[-1])
         self.size1 = math.prod(self.shape1)
-        self.feature_size = self.size1 + channels2 * sizes2[-1] ** 2
+        self.feature_size = self.size1 + math.prod(self.shape2)
         self.decoded_size = self.size1
 
         blocks = []
@@ -76,6 +83,12 @@ class ConvBackbone(nn.Module):
             ]
         self.tran_con_layer1 = nn.Sequential(*blocks)
         self.to(memory_format=torch.channels_last)  # faster convolutions on CPU (oneDNN) and GPU
+
+    def from_channel_first_order(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Indices that reorder (features, decoded vector) from (channel, height, width) order,
+        which checkpoints written before the clustering VAE's version 2 use, into this order."""
+        features = torch.cat([chw_to_hwc(self.shape1), self.size1 + chw_to_hwc(self.shape2)])
+        return features, chw_to_hwc(self.shape1)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         h1 = self.con_layer1(x.contiguous(memory_format=torch.channels_last))

@@ -9,10 +9,15 @@ from torch import nn
 
 from src.errors import NonFiniteLossError
 from src.evaluate import SplitAccumulator
+from src.models.backbones import ConvBackbone
 from src.models.loss import clustering_vae_loss
 
 
 class ClusteringVAE(pl.LightningModule):
+    # Version 2: the conv backbone's features and decoded vector in (height, width, channel)
+    # order; checkpoints of version 1 ((channel, height, width) order) are reordered on load.
+    _version = 2
+
     def __init__(self, backbone: nn.Module, latent: int, hidden: int, num_classes: int = 10,
                  classifier_hidden: int = 256, prior: str = "learned", recon_weight: float = 2.5,
                  kl_estimator: str = "analytic", lr: float = 1e-3, compile: bool = False):
@@ -131,6 +136,14 @@ class ClusteringVAE(pl.LightningModule):
         logged = {k.replace("_", "/", 1): v for k, v in row.items() if k != "epoch"}
         self.log("val/acc", logged.pop("val/acc"), prog_bar=True)
         self.log_dict(logged)
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, *args, **kwargs):
+        if local_metadata.get("version", 1) < 2 and isinstance(self.backbone, ConvBackbone):
+            features, decoded = self.backbone.from_channel_first_order()
+            state_dict[prefix + "encoder.weight"] = state_dict[prefix + "encoder.weight"][:, features]
+            for key in ("decoder.2.weight", "decoder.2.bias"):
+                state_dict[prefix + key] = state_dict[prefix + key][decoded]
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, *args, **kwargs)
 
     def on_save_checkpoint(self, checkpoint):
         checkpoint["history"] = self.history

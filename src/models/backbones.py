@@ -40,12 +40,6 @@ def channels_last_unflat(v: torch.Tensor, shape: tuple[int, int, int]) -> torch.
     return v.view(-1, height, width, channels).permute(0, 3, 1, 2)
 
 
-def chw_to_hwc(shape: tuple[int, int, int]) -> torch.Tensor:
-    """Index that reorders a vector flattened in (C, H, W) order into (H, W, C) order."""
-    channels, height, width = shape
-    return torch.arange(channels * height * width).view(channels, height, width).permute(1, 2, 0).flatten()
-
-
 class ConvBackbone(nn.Module):
     """The paper's convolution optimisation (section 2, Fig. 1).
 
@@ -87,8 +81,11 @@ class ConvBackbone(nn.Module):
     def from_channel_first_order(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Indices that reorder (features, decoded vector) from (channel, height, width) order,
         which checkpoints written before the clustering VAE's version 2 use, into this order."""
-        features = torch.cat([chw_to_hwc(self.shape1), self.size1 + chw_to_hwc(self.shape2)])
-        return features, chw_to_hwc(self.shape1)
+        def order(shape):  # where channels_last_flat puts each element of a (C, H, W) vector
+            return channels_last_flat(torch.arange(math.prod(shape)).view(1, *shape))[0]
+
+        features = torch.cat([order(self.shape1), self.size1 + order(self.shape2)])
+        return features, order(self.shape1)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         h1 = self.con_layer1(x.contiguous(memory_format=torch.channels_last))

@@ -147,7 +147,9 @@ class TensorBatches:
 
     `epoch` is read at each pass so that a shuffled order depends only on (seed, epoch):
     runs are reproducible and a resumed run sees the same order it would have seen.
-    Under DDP each rank takes every world_size-th index of the shuffled order.
+    Under DDP each rank takes every world_size-th index of the shuffled order, and the last
+    len % world_size indices are left out of the pass: every rank must run as many steps,
+    or the ranks with more wait forever in the gradients' all-reduce.
     """
 
     def __init__(self, images, labels, indices, batch_size, shuffle=False, seed=0,
@@ -157,15 +159,14 @@ class TensorBatches:
         self.rank, self.world_size = rank, world_size
 
     def __len__(self) -> int:
-        per_rank = -(-len(self.indices) // self.world_size)
-        return -(-per_rank // self.batch_size)
+        return -(-(len(self.indices) // self.world_size) // self.batch_size)
 
     def __iter__(self):
         idx = self.indices
         if self.shuffle:
             gen = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch())
             idx = idx[torch.randperm(len(idx), generator=gen).to(idx.device)]
-        idx = idx[self.rank::self.world_size]
+        idx = idx[self.rank:len(idx) - len(idx) % self.world_size:self.world_size]
         for start in range(0, len(idx), self.batch_size):
             batch = idx[start:start + self.batch_size]
             yield self.images[batch], self.labels[batch]

@@ -4,7 +4,7 @@ import shutil
 import pytest
 import torch
 
-from src.data import MD5, RAW_FILES, ImageDataModule, ensure_raw_files
+from src.data import MD5, RAW_FILES, ImageDataModule, TensorBatches, ensure_raw_files
 from src.errors import DataError
 
 
@@ -66,5 +66,25 @@ def test_training_batches_cover_each_image_once_in_a_seeded_order(data_dir):
     assert torch.equal(first.sort().values, images[dm.fit_indices].flatten(1).sum(1).sort().values)
     assert torch.equal(first, order(0))
     assert not torch.equal(first, order(1))
-    shards = torch.cat([order(0, rank, 2) for rank in (0, 1)])
-    assert torch.equal(shards.sort().values, first.sort().values)
+    # two DDP ranks: 917 images, so the last of the shuffled order sits this epoch out
+    shards = [order(0, rank, 2) for rank in (0, 1)]
+    assert len(first) == 917 and len(shards[0]) == len(shards[1]) == 458
+    assert torch.equal(torch.cat(shards).sort().values, first[:916].sort().values)
+
+
+@pytest.mark.parametrize("n, world_size, batch_size", [(401, 2, 100), (917, 2, 64), (1000, 3, 100), (55_000, 8, 100),
+                                                       (7, 4, 2), (250, 1, 100)])
+def test_every_ddp_rank_runs_the_same_number_of_steps(n, world_size, batch_size):
+    # Unequal counts would leave the ranks with more steps waiting in DDP's all-reduce for ever
+    # (401 images on 2 ranks used to give 3 batches to one and 2 to the other).
+    images, labels = torch.arange(n, dtype=torch.float32), torch.arange(n)
+    seen, counts = [], []
+    for rank in range(world_size):
+        batches = TensorBatches(images, labels, torch.arange(n), batch_size, shuffle=True, seed=5,
+                                rank=rank, world_size=world_size)
+        ranks_labels = [y for _, y in batches]
+        counts.append(len(ranks_labels))
+        assert len(ranks_labels) == len(batches)
+        seen += torch.cat(ranks_labels).tolist()
+    assert len(set(counts)) == 1
+    assert len(seen) == len(set(seen)) == n - n % world_size

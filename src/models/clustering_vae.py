@@ -128,14 +128,17 @@ class ClusteringVAE(pl.LightningModule):
             return
         row = {"epoch": self.current_epoch}
         if self._train_sums is not None:
-            sums = (self._train_sums / self._train_count).tolist()
-            row.update({f"train_{k}": v for k, v in zip(("loss", "recon", "kl", "cat"), sums)})
-        val = self._val.compute()
+            # Under DDP each rank has seen its own, equal share of the epoch: the mean of the
+            # ranks' means is the epoch's (a no-op on one device).
+            means = self.trainer.strategy.reduce(self._train_sums / self._train_count, reduce_op="mean")
+            row.update({f"train_{k}": v for k, v in zip(("loss", "recon", "kl", "cat"), means.tolist())})
+        val = self._val.compute()  # every rank evaluates the whole hold-out
         row.update({f"val_{k}": v for k, v in val.items() if k != "n"})
         self.history.append(row)
+        # The values are the same on every rank; sync_dist tells Lightning so (no warning under DDP).
         logged = {k.replace("_", "/", 1): v for k, v in row.items() if k != "epoch"}
-        self.log("val/acc", logged.pop("val/acc"), prog_bar=True)
-        self.log_dict(logged)
+        self.log("val/acc", logged.pop("val/acc"), prog_bar=True, sync_dist=True)
+        self.log_dict(logged, sync_dist=True)
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, *args, **kwargs):
         if local_metadata.get("version", 1) < 2 and isinstance(self.backbone, ConvBackbone):

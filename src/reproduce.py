@@ -58,8 +58,8 @@ def check(r: DictConfig) -> None:
         bad("seeds", r.seeds, f"at most {MAX_SEEDS}")
     if not r.models or any(m not in KINDS for m in r.models):
         bad("models", OmegaConf.to_container(r.models), f"a non-empty list of {', '.join(KINDS)}")
-    if r.limit is not None and (not isinstance(r.limit, int) or r.limit < 100):
-        bad("limit", r.limit, "null or an integer >= 100")
+    if r.limit is not None and (not isinstance(r.limit, int) or r.limit < 200):
+        bad("limit", r.limit, "null or an integer >= 200 (every trial trains on at least two batches of 100)")
     if r.latent is not None and (not OmegaConf.is_list(r.latent) or not r.latent
                                  or not all(isinstance(s, int) and s >= 1 for s in r.latent)):
         bad("latent", r.latent, "null (every s of the paper) or a list of integers >= 1, e.g. [10,60]")

@@ -141,6 +141,14 @@ def test_interrupted_grid_resumes_without_running_a_point_twice(tmp_path):
     assert again.returncode == 0, again.stderr[-3000:]
     complete = points(trials(storage, "table1_mnist"))
     assert len(complete) == 4 and set(complete.values()) == {1}
+    # The interrupted point (if the signal caught one) runs first, before a point never started.
+    interrupted = [t.number for t in first if t.state == TrialState.FAIL]
+    done_before = {t.number for t in first if t.state == TrialState.COMPLETE}
+    resumed = sorted((t for t in trials(storage, "table1_mnist")
+                      if t.state == TrialState.COMPLETE and t.number not in done_before),
+                     key=lambda t: t.datetime_start)
+    if interrupted:
+        assert resumed[0].user_attrs.get("retry_of") == interrupted[0], [t.number for t in resumed]
     done = subprocess.run(sweep_command(*args), cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=600)
     assert done.returncode == 0 and "grid is complete" in done.stdout

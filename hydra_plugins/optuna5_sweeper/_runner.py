@@ -303,7 +303,11 @@ class Sweep:
     def _claim_grid_point(self, study: optuna.Study) -> Optional[optuna.Trial]:
         storage = study._storage
         names = self._grid_names
-        for waiting in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+        # Points put back after an interrupted or dead trial go first: a study bounded by
+        # n_trials (the seeds of a Table 1 row) would otherwise move on to the next point
+        # and leave them queued for ever.
+        queue = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
+        for waiting in sorted(queue, key=lambda t: ("retry_of" not in t.user_attrs, t.number)):
             if not self._in_grid(waiting):
                 continue  # queued by an earlier run over another grid
             try:

@@ -25,6 +25,12 @@ def is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def min_limit(batch_size: int) -> int:
+    """The smallest `dataset.limit`: one batch is held out for validation and at least one
+    is trained on."""
+    return 2 * batch_size
+
+
 def check(cfg: DictConfig, key: str, ok, allowed: str) -> None:
     value = OmegaConf.select(cfg, key, default=None)
     if not ok(value):
@@ -44,8 +50,8 @@ def check_config(cfg: DictConfig) -> None:
     check(cfg, "dataset.name", lambda v: v in DATASETS, f"one of {sorted(DATASETS)}")
     check(cfg, "dataset.val_size", lambda v: is_int(v) and 0 < v < 60_000,
           "an integer between 1 and 59,999 (images held out of the training set)")
-    check(cfg, "dataset.limit", lambda v: v is None or (is_int(v) and v >= 2 * cfg.batch_size),
-          f"null (all images) or an integer >= 2 x batch_size = {2 * cfg.batch_size} "
+    check(cfg, "dataset.limit", lambda v: v is None or (is_int(v) and v >= min_limit(cfg.batch_size)),
+          f"null (all images) or an integer >= 2 x batch_size = {min_limit(cfg.batch_size)} "
           f"(one batch is held out for validation and at least one is trained on)")
     check(cfg, "model.prior", lambda v: v in PRIORS, f"one of {list(PRIORS)}")
     check(cfg, "model.kl_estimator", lambda v: v in KL_ESTIMATORS, f"one of {list(KL_ESTIMATORS)}")

@@ -29,6 +29,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from hydra_plugins.optuna5_sweeper._runner import _signals_as_interrupt, masked
 from src import paper
+from src.config_check import min_limit
 from src.errors import UserError, exit_with
 from src.provenance import git_commit
 from src.report import build_report
@@ -58,8 +59,10 @@ def check(r: DictConfig) -> None:
         bad("seeds", r.seeds, f"at most {MAX_SEEDS}")
     if not r.models or any(m not in KINDS for m in r.models):
         bad("models", OmegaConf.to_container(r.models), f"a non-empty list of {', '.join(KINDS)}")
-    if r.limit is not None and (not isinstance(r.limit, int) or r.limit < 200):
-        bad("limit", r.limit, "null or an integer >= 200 (every trial trains on at least two batches of 100)")
+    batch_size = OmegaConf.load(CONF_DIR / "train.yaml").batch_size  # what every trial trains with
+    if r.limit is not None and (not isinstance(r.limit, int) or r.limit < min_limit(batch_size)):
+        bad("limit", r.limit, f"null or an integer >= {min_limit(batch_size)} (a trial's dataset.limit: "
+                              f"two batches of {batch_size})")
     if r.latent is not None and (not OmegaConf.is_list(r.latent) or not r.latent
                                  or not all(isinstance(s, int) and s >= 1 for s in r.latent)):
         bad("latent", r.latent, "null (every s of the paper) or a list of integers >= 1, e.g. [10,60]")

@@ -1,4 +1,5 @@
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +22,17 @@ def data_dir() -> Path:
 
 
 def run_module(module: str, *args: str, env: dict | None = None, timeout: int = 600):
-    """Run `python -m module args...` from the repository root, as a user would."""
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=timeout, env={**os.environ, **(env or {})})
+    """Run `python -m module args...` from the repository root, as a user would.
+
+    In a process group of its own: at the timeout every process it started is killed too
+    (DDP ranks, sweep workers), not only the first, and TimeoutExpired is raised."""
+    command = [sys.executable, "-m", module, *args]
+    with subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          env={**os.environ, **(env or {})}, start_new_session=True) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            raise
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)

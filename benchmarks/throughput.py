@@ -8,7 +8,8 @@ For each model: E training epochs (default 3) with the same model init and batch
 - by the project's pipeline: the data module (whole split as device tensors, batches
   by index), the model and Trainer settings of conf/ (conf/model/*.yaml, trainer=cpu or
   gpu, keep_freed_memory; `key=value` arguments override them, e.g.
-  `trainer.precision=bf16-mixed` or `model.compile=false`), or
+  `trainer.precision=bf16-mixed` or `model.compile=false`), no per-step NVML probe where
+  there is no NVIDIA driver (src/cuda_probe.py), or
 - by the standard one: a plain `Trainer` in fp32 over
   `DataLoader(torchvision dataset, ToTensor(), num_workers=2, shuffle=True)`, the model
   uncompiled.
@@ -42,6 +43,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from torchvision import transforms
 
 from src.allocator import keep_freed_memory
+from src.cuda_probe import skip_missing_nvml
 from src.data import DATASETS, ensure_raw_files
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
@@ -164,9 +166,10 @@ def main(argv=None) -> float:
     print(f"{'model':<22} {'project img/s':>14} {'standard img/s':>15} {'ratio':>6}")
     names = args.models or list(MODELS)
     configs = {name: project_config(common + MODELS[name] + args.overrides) for name in names}
-    # Every standard run first: the project's allocator setting (keep_freed_memory) lasts for
-    # the rest of the process, and the reference must run with the C library's defaults.
+    # Every standard run first: the project's process settings (keep_freed_memory, the CUDA
+    # probe) last for the rest of the process, and the reference must run with the defaults.
     standards = {name: standard_epochs(configs[name], standard_loader, accelerator) for name in names}
+    skip_missing_nvml()
     ratios, rates = [], {}
     for name in names:
         cfg, standard = configs[name], standards[name]

@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from src.allocator import keep_freed_memory
 from src.config_check import check_config, objective_paths
+from src.cuda_probe import skip_missing_nvml
 from src.errors import NonFiniteLossError, UserError, exit_with
 from src.resume import CHECKPOINT, RunFinished, carry_csv_log, resume_command_line
 
@@ -49,6 +50,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     from src.pictures import save_pictures
 
     check_config(cfg)
+    skip_missing_nvml()  # after Lightning's import, which turns the probe on
     if cfg.keep_freed_memory:
         keep_freed_memory()
     pl.seed_everything(cfg.seed, workers=False, verbose=False)

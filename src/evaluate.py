@@ -17,7 +17,7 @@ class SplitAccumulator:
     def update(self, terms: dict, clusters: torch.Tensor, labels: torch.Tensor) -> None:
         n = len(labels)
         for key, value in terms.items():
-            self.sums[key] = self.sums.get(key, 0) + value.detach() * n
+            self.sums[key] = self.sums.get(key, 0) + value.detach().float() * n  # bf16 sums lose digits
         self.count += n
         self.clusters.append(clusters)
         self.labels.append(labels)

@@ -72,7 +72,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
         return {}
 
     device = datamodule.splits["train"][0].device
-    model.to(device)
+    model.to(device, torch.float32)  # evaluated in fp32 whatever the training precision
     metrics = {
         "train": evaluate(model, datamodule.batches("train")),
         "val": evaluate(model, datamodule.batches("train", datamodule.val_indices)),

@@ -1,5 +1,6 @@
 """The real entry point, as a user runs it, on tiny subsets."""
 import json
+import math
 import re
 
 import pytest
@@ -38,6 +39,19 @@ def test_flat_model_on_fashion_mnist_runs(data_dir, tmp_path):
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["test"]["n"] == 512
     assert "FlatBackbone" in (tmp_path / "config.yaml").read_text()
+
+
+def test_bf16_weights_train_and_are_evaluated(data_dir, tmp_path):
+    # bf16-true: the weights themselves are bf16 during the fit; the final evaluation and the
+    # pictures run in fp32 (their inputs are fp32 images and noise).
+    result = run_module("src.train", "trainer.precision=bf16-true", *TINY, f"hydra.run.dir={tmp_path}",
+                        env={"DATA_DIR": str(data_dir)})
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    for split in ("train", "val", "test"):
+        assert all(math.isfinite(metrics[split][k]) for k in ("loss", "recon", "kl", "cat"))
+    assert math.isfinite(metrics["history"][0]["train_loss"])
+    assert (tmp_path / "clusters.png").exists()
 
 
 def test_cfg_job_shows_the_composed_config():

@@ -95,7 +95,7 @@ class ClusteringVAE(pl.LightningModule):
         # Remember the first non-finite step without a host sync; checked once per epoch.
         bad = ~torch.isfinite(loss) & (self._first_bad_step < 0)
         self._first_bad_step = torch.where(bad, batch_idx, self._first_bad_step)
-        stacked = torch.stack([terms[k] for k in ("loss", "recon", "kl", "cat")]).detach() * len(x)
+        stacked = torch.stack([terms[k] for k in ("loss", "recon", "kl", "cat")]).detach().float() * len(x)
         self._train_sums = stacked if self._train_sums is None else self._train_sums + stacked
         self._train_count += len(x)
         return loss

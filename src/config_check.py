@@ -64,3 +64,18 @@ def check_config(cfg: DictConfig) -> None:
         "a metrics.json path or a list of them, from " + ", ".join(
             f"{r}.<score>" if r == "val" else r for r in OBJECTIVE_ROOTS)
         + " (test scores are never optimised)")
+
+
+def check_sweep_job(cfg: DictConfig) -> None:
+    """What a job of a `-m` sweep cannot be: a DDP run. Lightning starts the extra DDP
+    processes by running the command line again, which in a sweep starts the sweep again
+    (a new worker of the same study, training another trial) instead of this job's ranks."""
+    strategy = OmegaConf.select(cfg, "trainer.strategy", default=None)
+    if isinstance(strategy, str) and strategy.startswith("ddp"):
+        raise ConfigError(
+            f"Config key 'trainer.strategy' is {strategy!r} (trainer=ddp) in a sweep (-m); allowed "
+            f"there: one process per trial (trainer=cpu or trainer=gpu). Lightning starts each "
+            f"extra DDP process by running the command line again, which inside a sweep starts "
+            f"the sweep again instead of this trial's training. To use several GPUs for a sweep, "
+            f"run one trial per GPU: `python -m src.train -m sweep=<name> trainer=gpu "
+            f"hydra.sweeper.n_jobs=null`; trainer=ddp is for single runs.")

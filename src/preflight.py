@@ -13,7 +13,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from src.config_check import check_config
+from src.config_check import check_config, check_sweep_job
 from src.errors import UserError, exit_with
 
 
@@ -41,6 +41,7 @@ class Preflight(Callback):
     def on_multirun_start(self, config: DictConfig, config_name: str | None = None, **kwargs) -> None:
         try:
             check_writable(Path(config.hydra.sweep.dir), "hydra.sweep.dir")
+            check_sweep_job(config)
             if config.hydra.sweeper._target_ == BASIC_SWEEPER:
                 check_basic_sweep(config, config_name)
         except UserError as exc:
@@ -60,6 +61,8 @@ def check_basic_sweep(config: DictConfig, config_name: str | None) -> None:
     for batch in BasicSweeper.split_arguments(overrides, None):
         for job in batch:
             try:
-                check_config(compose(config_name=config_name, overrides=list(job)))
+                job_config = compose(config_name=config_name, overrides=list(job))
+                check_config(job_config)
+                check_sweep_job(job_config)
             except UserError as exc:
                 raise UserError(f"In the job `{' '.join(job)}` of this sweep: {exc}") from None

@@ -55,6 +55,12 @@ CASES = {
     "keep_freed_memory=maybe": (["keep_freed_memory=maybe"], ["'keep_freed_memory'", "true or false"]),
     "-m latent=5,0 (a bad job of a basic sweep)": (["-m", "latent=5,0", "hydra.sweep.dir={out}"],
                                                    ["job `latent=0`", "'latent'"]),
+    # DDP inside a sweep (Lightning would start the sweep again for each extra rank)
+    "-m trainer=ddp (basic sweep)": (["-m", "latent=2,5", "trainer=ddp", "trainer.accelerator=cpu",
+                                      "hydra.sweep.dir={out}"], ["'trainer.strategy'", "'ddp'", "n_jobs=null"]),
+    "-m trainer=cpu,ddp (one DDP job)": (["-m", "trainer=cpu,ddp", "hydra.sweep.dir={out}"],
+                                         ["job `trainer=ddp`", "'trainer.strategy'"]),
+    "trainer=ddp in an Optuna sweep": (TWO_POINTS + ["trainer=ddp"], ["'trainer.strategy'", "'ddp'"]),
     # the sweeper's numeric keys
     "hydra.sweeper.n_trials=0": (TWO_POINTS + ["hydra.sweeper.n_trials=0"], ["hydra.sweeper.n_trials"]),
     "hydra.sweeper.n_trials=many": (TWO_POINTS + ["hydra.sweeper.n_trials=many"], ["n_trials", "many"]),

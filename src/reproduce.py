@@ -150,9 +150,11 @@ def sweep_command(r: DictConfig, sweep: dict) -> list[str]:
     return args
 
 
-def sweep_env(r: DictConfig) -> dict:
+def sweep_env(r: DictConfig, studies: int) -> dict:
+    """The environment of a sweep started while `studies` sweeps (itself included) will run
+    at once: on the CPU each of its trials gets its share of the cores."""
     env = {**os.environ, STORAGE_ENV: str(r.storage)}
-    trials = r.cpu_jobs * r.parallel_studies
+    trials = r.cpu_jobs * studies
     if not torch.cuda.is_available() and trials > 1:  # share the cores, do not oversubscribe them
         env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // trials)))
     return env
@@ -205,10 +207,23 @@ class SweepPool:
         self.executor = ThreadPoolExecutor(r.parallel_studies)
         self.lock = threading.Lock()
         self.running: set[subprocess.Popen] = set()
+        self.waiting = 0  # submitted, not started
         self.stopping = False
 
-    def submit(self, sweep: dict):
-        return self.executor.submit(self.run, sweep)
+    def submit(self, sweeps: list[dict]) -> dict:
+        """Queue sweeps together: none starts before all are counted as waiting."""
+        with self.lock:
+            self.waiting += len(sweeps)
+            return {self.executor.submit(self.run, sweep): sweep for sweep in sweeps}
+
+    def studies_at_once(self) -> int:
+        """How many sweeps will run at once with the one starting now (called under the lock).
+
+        New studies only come from finished ones, so a sweep that starts with nothing running
+        and nothing waiting runs alone to its end and may use every core: the last seeds
+        study of a run, typically. (Two studies that end in the same second can still have
+        their seeds studies share the cores unevenly while both run.)"""
+        return min(self.r.parallel_studies, len(self.running) + self.waiting + 1)
 
     def run(self, sweep: dict) -> int:
         command = sweep_command(self.r, sweep)
@@ -221,9 +236,10 @@ class SweepPool:
         start = time.time()
         try:
             with self.lock:
+                self.waiting -= 1
                 if self.stopping:
                     return 130
-                process = subprocess.Popen(command, env=sweep_env(self.r), stdout=log,
+                process = subprocess.Popen(command, env=sweep_env(self.r, self.studies_at_once()), stdout=log,
                                            stderr=log and subprocess.STDOUT, start_new_session=True)
                 self.running.add(process)
             if log:
@@ -256,13 +272,14 @@ def reproduce(r: DictConfig) -> int:
     interrupt = _signals_as_interrupt()  # SIGTERM too, so that it reaches the sweeps
     try:
         with interrupt:
-            futures.update({pool.submit(sweep): sweep for dataset in r.datasets for model in r.models
-                            for sweep in grid_sweeps(r, dataset, model)})
+            futures.update(pool.submit([sweep for dataset in r.datasets for model in r.models
+                                        for sweep in grid_sweeps(r, dataset, model)]))
             while futures:
                 # A KeyboardInterrupt raised while Python runs a finalizer is swallowed: look
                 # at the received signal every second rather than rely on the exception alone.
                 done, _ = wait(futures, timeout=1.0, return_when=FIRST_COMPLETED)
                 interrupt.check()
+                follow_ups = []
                 for future in done:
                     sweep = futures.pop(future)
                     rc = future.result()
@@ -272,7 +289,8 @@ def reproduce(r: DictConfig) -> int:
                         failed.append(f"study {sweep['study']}")
                     follow_up = seed_sweep(r, sweep) if sweep["stage"] == "grid" else None
                     if follow_up:
-                        futures[pool.submit(follow_up)] = follow_up
+                        follow_ups.append(follow_up)
+                futures.update(pool.submit(follow_ups))
     except KeyboardInterrupt:
         pool.interrupt(interrupt.received or signal.SIGINT)
         raise

@@ -13,11 +13,12 @@ from pathlib import Path
 import matplotlib.image
 import optuna
 import pytest
+import torch
 from omegaconf import OmegaConf
 
 from src.errors import UserError
 from src.report import build_report
-from src.reproduce import check, shown
+from src.reproduce import SweepPool, check, shown, sweep_env
 from src.studies import finished_runs, open_studies
 from tests.conftest import ROOT, data_dir_or_skip, run_module
 
@@ -160,6 +161,23 @@ def test_report_refuses_a_missing_storage_and_leaves_the_report_alone(tmp_path):
 def test_recorded_command_lines_hide_storage_passwords():
     line = shown(["python", "-m", "src.reproduce", "reproduce.storage=postgresql://optuna:s3cret@db:5432/optuna"])
     assert "s3cret" not in line and "db:5432/optuna" in line
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the cores are shared out when trials run on the CPU")
+def test_a_study_that_runs_alone_gets_every_core(monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    pool = SweepPool(OmegaConf.create({"parallel_studies": 2, "cpu_jobs": 1, "storage": "study.log"}))
+    half = str(max(1, (os.cpu_count() or 1) // 2))
+
+    def threads(running: int, waiting: int):
+        pool.running, pool.waiting = set(range(running)), waiting
+        return sweep_env(pool.r, pool.studies_at_once()).get("OMP_NUM_THREADS")
+
+    assert threads(running=0, waiting=3) == half  # the first of four grid studies: two at once
+    assert threads(running=1, waiting=0) == half  # beside a running study
+    assert threads(running=0, waiting=0) is None  # alone, and no study can appear before it ends
+    pool.r.cpu_jobs = 2
+    assert threads(running=0, waiting=0) == half  # alone, two trials at once
 
 
 def study_trials(storage_path: Path) -> dict[str, list]:

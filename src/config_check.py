@@ -66,16 +66,19 @@ def check_config(cfg: DictConfig) -> None:
         + " (test scores are never optimised)")
 
 
+# Why a sweep's job must train in one process, and what to do instead.
+ONE_PROCESS_PER_TRIAL = (
+    "in a sweep (-m), one process per trial: no ddp strategy and one device (trainer=cpu or "
+    "trainer=gpu). Lightning starts each extra DDP process by running the command line again, "
+    "which inside a sweep starts the sweep again instead of this trial's training. To use "
+    "several GPUs for a sweep, run one trial per GPU: `python -m src.train -m sweep=<name> "
+    "trainer=gpu hydra.sweeper.n_jobs=null`; trainer=ddp and trainer.devices are for single runs")
+
+
 def check_sweep_job(cfg: DictConfig) -> None:
-    """What a job of a `-m` sweep cannot be: a DDP run. Lightning starts the extra DDP
-    processes by running the command line again, which in a sweep starts the sweep again
-    (a new worker of the same study, training another trial) instead of this job's ranks."""
-    strategy = OmegaConf.select(cfg, "trainer.strategy", default=None)
-    if isinstance(strategy, str) and strategy.startswith("ddp"):
-        raise ConfigError(
-            f"Config key 'trainer.strategy' is {strategy!r} (trainer=ddp) in a sweep (-m); allowed "
-            f"there: one process per trial (trainer=cpu or trainer=gpu). Lightning starts each "
-            f"extra DDP process by running the command line again, which inside a sweep starts "
-            f"the sweep again instead of this trial's training. To use several GPUs for a sweep, "
-            f"run one trial per GPU: `python -m src.train -m sweep=<name> trainer=gpu "
-            f"hydra.sweeper.n_jobs=null`; trainer=ddp is for single runs.")
+    """What a job of a `-m` sweep cannot be: a run over several processes, which Lightning
+    starts for a ddp strategy and, by itself, for more than one device."""
+    check(cfg, "trainer.strategy", lambda v: not (isinstance(v, str) and v.startswith("ddp")),
+          ONE_PROCESS_PER_TRIAL)
+    check(cfg, "trainer.devices", lambda v: len(v) == 1 if OmegaConf.is_list(v) else v in (None, 1, "1"),
+          ONE_PROCESS_PER_TRIAL)

@@ -43,8 +43,10 @@ from torch.utils.flop_counter import FlopCounterMode
 from torchvision import transforms
 
 from src.allocator import keep_freed_memory
+from src.config_check import check_device
 from src.cuda_probe import skip_missing_nvml
 from src.data import DATASETS, ensure_raw_files
+from src.errors import UserError, exit_with
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 MODELS = {  # name -> overrides of conf/train.yaml
@@ -113,7 +115,8 @@ def step_flops(cfg, num_classes: int, batch_size: int) -> int:
 
 def matmul_rate(device: str, precision: str) -> float:
     """FLOP/s of a large square matmul: the best this device's GEMMs do in this precision."""
-    dtype = torch.bfloat16 if precision.startswith("bf16") else torch.float32
+    dtype = {"bf16": torch.bfloat16, "16": torch.float16, "64": torch.float64}.get(
+        precision.split("-")[0], torch.float32)
     size, repeats = (8192, 20) if device == "cuda" else (2048, 5)
     a, b = (torch.randn(size, size, device=device, dtype=dtype) for _ in range(2))
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
@@ -159,13 +162,19 @@ def main(argv=None) -> float:
               # all images are trained on (no hold-out), like the standard pipeline
               "dataset.val_size=0", f"dataset.limit={args.limit or 'null'}"]
 
+    names = args.models or list(MODELS)
+    configs = {name: project_config(common + MODELS[name] + args.overrides) for name in names}
+    try:
+        for cfg in configs.values():
+            check_device(cfg)  # bf16 on a CPU without bf16 kernels
+    except UserError as exc:
+        exit_with(exc)
+
     timed = f"median of epochs 2-{args.epochs}" if args.epochs > 1 else "epoch 1"
     print(f"device: {device_name}; {n_images} images, batch {args.batch_size}, {timed} timed; "
           f"torch {torch.__version__}, lightning {pl.__version__}; "
           f"project overrides: {' '.join(args.overrides) or 'none'}")
     print(f"{'model':<22} {'project img/s':>14} {'standard img/s':>15} {'ratio':>6}")
-    names = args.models or list(MODELS)
-    configs = {name: project_config(common + MODELS[name] + args.overrides) for name in names}
     # Every standard run first: the project's process settings (keep_freed_memory, the CUDA
     # probe) last for the rest of the process, and the reference must run with the defaults.
     standards = {name: standard_epochs(configs[name], standard_loader, accelerator) for name in names}

@@ -13,7 +13,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from src.config_check import check_config, check_sweep_job
+from src.config_check import check_config, check_device, check_sweep_job
 from src.errors import UserError, exit_with
 
 
@@ -34,6 +34,7 @@ class Preflight(Callback):
     def on_run_start(self, config: DictConfig, **kwargs) -> None:
         try:
             check_config(config)
+            check_device(config)
             check_writable(Path(config.hydra.run.dir), "hydra.run.dir")
         except UserError as exc:
             exit_with(exc)
@@ -42,6 +43,7 @@ class Preflight(Callback):
         try:
             check_writable(Path(config.hydra.sweep.dir), "hydra.sweep.dir")
             check_sweep_job(config)
+            check_device(config)
             if config.hydra.sweeper._target_ == BASIC_SWEEPER:
                 check_basic_sweep(config, config_name)
         except UserError as exc:
@@ -64,5 +66,6 @@ def check_basic_sweep(config: DictConfig, config_name: str | None) -> None:
                 job_config = compose(config_name=config_name, overrides=list(job))
                 check_config(job_config)
                 check_sweep_job(job_config)
+                check_device(job_config)
             except UserError as exc:
                 raise UserError(f"In the job `{' '.join(job)}` of this sweep: {exc}") from None

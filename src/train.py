@@ -19,7 +19,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from src.allocator import keep_freed_memory
-from src.config_check import check_config, objective_paths
+from src.config_check import check_config, check_device, objective_paths
 from src.cuda_probe import skip_missing_nvml
 from src.errors import NonFiniteLossError, UserError, exit_with
 from src.resume import CHECKPOINT, RunFinished, carry_csv_log, resume_command_line
@@ -50,6 +50,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     from src.pictures import save_pictures
 
     check_config(cfg)
+    check_device(cfg)
     skip_missing_nvml()  # after Lightning's import, which turns the probe on
     if cfg.keep_freed_memory:
         keep_freed_memory()

@@ -9,8 +9,11 @@ import shutil
 import sys
 
 import pytest
+from omegaconf import OmegaConf
 
+from src.config_check import check_device, cpu_has_bf16
 from src.data import MD5, RAW_FILES, decompress_gz_only
+from src.errors import ConfigError
 from src.train import cli
 
 
@@ -107,6 +110,9 @@ CASES = {
     "resume a folder that is no run": (["resume={tmp}"], ["resume=", ".hydra/overrides.yaml"]),
     "resume with other arguments": (["resume={tmp}", "latent=5"], ["resume=", "latent=5"]),
 }
+if not cpu_has_bf16():  # this machine's CPU: bf16 would fall back to generic code
+    CASES["trainer.precision=bf16-mixed on a CPU without bf16 kernels"] = (
+        ["trainer.precision=bf16-mixed"], ["'trainer.precision'", "AVX-512", "32-true"])
 DAMAGE = {"truncated images": (truncate, "t10k-images-idx3-ubyte"),
           "wrong IDX magic": (wrong_magic, "train-images-idx3-ubyte"),
           "label count differs": (one_label_short, "t10k-labels-idx1-ubyte")}
@@ -145,3 +151,15 @@ def test_bad_input_is_refused_with_one_paragraph_and_nothing_written(case, tmp_p
     written = [p for p in out.rglob("*") if p.is_file()] if out.exists() else []
     assert all(p.parent.name == ".hydra" or p.suffix == ".log" for p in written), written
     assert not any(p.name == "study.log" for p in written)
+
+
+@pytest.mark.parametrize("accelerator, precision, bf16_kernels, refused", [
+    ("cpu", "bf16-mixed", False, True), ("cpu", "bf16-true", False, True),
+    ("cpu", "bf16-mixed", True, False), ("cpu", "32-true", False, False), ("gpu", "bf16-mixed", False, False)])
+def test_bf16_is_refused_only_on_a_cpu_without_bf16_kernels(accelerator, precision, bf16_kernels, refused):
+    cfg = OmegaConf.create({"trainer": {"accelerator": accelerator, "precision": precision}})
+    if refused:
+        with pytest.raises(ConfigError, match="'trainer.precision'.*32-true on this CPU"):
+            check_device(cfg, bf16_kernels=bf16_kernels)
+    else:
+        check_device(cfg, bf16_kernels=bf16_kernels)

@@ -31,12 +31,13 @@ def test_compute_floor_counts_every_matmul_of_a_training_step():
 
 def test_throughput_benchmark_takes_project_overrides(data_dir):
     result = run_module("benchmarks.throughput", "--limit", "200", "--epochs", "1", "--model", "flat s=10 m=512",
-                        "trainer.precision=bf16-mixed", "model.compile=false", "keep_freed_memory=false",
+                        "trainer.precision=64-true", "model.compile=false", "keep_freed_memory=false",
                         env={"DATA_DIR": str(data_dir)})
     assert result.returncode == 0, result.stderr[-3000:]
     rows = [line for line in result.stdout.splitlines() if re.match(r"(conv|flat) s=", line)]
     assert len(rows) == 1
-    assert "project: precision bf16-mixed, compile False, keep_freed_memory False" in rows[0]
+    assert "project: precision 64-true, compile False, keep_freed_memory False" in rows[0]
+    assert re.search(r"matmul rate \(64-true\): \d+ GFLOP/s", result.stdout)
 
 
 def test_sweeper_overhead_benchmark_prints_its_measure():

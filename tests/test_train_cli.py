@@ -5,6 +5,7 @@ import re
 
 import pytest
 
+from src.config_check import cpu_has_bf16
 from tests.conftest import run_module
 
 TINY = ["epochs=1", "dataset.limit=512"]
@@ -41,6 +42,7 @@ def test_flat_model_on_fashion_mnist_runs(data_dir, tmp_path):
     assert "FlatBackbone" in (tmp_path / "config.yaml").read_text()
 
 
+@pytest.mark.skipif(not cpu_has_bf16(), reason="this CPU has no bf16 kernels: bf16 is refused (test_bad_input)")
 def test_bf16_weights_train_and_are_evaluated(data_dir, tmp_path):
     # bf16-true: the weights themselves are bf16 during the fit; the final evaluation and the
     # pictures run in fp32 (their inputs are fp32 images and noise).

@@ -21,6 +21,9 @@ from tests import postgres_server
 from tests.conftest import ROOT, data_dir_or_skip, run_module
 
 TINY = ["epochs=1", "dataset.limit=256", "pictures=false"]
+# The flat model uncompiled where compiling is not what a test is about: a compile costs
+# 5-17 s per process here (tests/test_models.py and test_run_faults.py run it compiled).
+EAGER = ["model.compile=false"]
 # A 4-point grid of the Table 1 sweep, small enough for a test.
 GRID4 = ["sweep=table1_mnist", "latent=choice(2,5)", "layers=choice(1,2)", "hidden=128"]
 
@@ -156,7 +159,8 @@ def test_interrupted_grid_resumes_without_running_a_point_twice(tmp_path):
 
 
 def test_nan_trial_is_fail_with_its_reason_and_the_sweep_completes(tmp_path):
-    result = run_module("src.train", "-m", "sweep=flat_mnist", "latent=5", "hidden=100", "lr=choice(0.001,1e30)",
+    result = run_module("src.train", "-m", "sweep=flat_mnist", *EAGER, "latent=5", "hidden=100",
+                        "lr=choice(0.001,1e30)",
                         "hydra.sweeper.max_failure_rate=0.5",
                         *TINY, *sweep_args(tmp_path), env={"DATA_DIR": str(data_dir_or_skip())})
     assert result.returncode == 0, result.stderr[-3000:]
@@ -168,7 +172,7 @@ def test_nan_trial_is_fail_with_its_reason_and_the_sweep_completes(tmp_path):
 
 
 def test_pruned_trials_end_as_pruned(tmp_path):
-    result = run_module("src.train", "-m", "sweep=flat_mnist", "latent=choice(2,5)", "hidden=100",
+    result = run_module("src.train", "-m", "sweep=flat_mnist", *EAGER, "latent=choice(2,5)", "hidden=100",
                         "hydra/sweeper/pruner=threshold", "hydra.sweeper.pruner.lower=1.01", "epochs=2",
                         "dataset.limit=256", "pictures=false", *sweep_args(tmp_path),
                         env={"DATA_DIR": str(data_dir_or_skip())})
@@ -179,7 +183,7 @@ def test_pruned_trials_end_as_pruned(tmp_path):
 
 
 def test_multi_objective_search_keeps_a_pareto_front(tmp_path):
-    result = run_module("src.train", "-m", "sweep=flat_mnist", "latent=5", "hidden=choice(100,200)",
+    result = run_module("src.train", "-m", "sweep=flat_mnist", *EAGER, "latent=5", "hidden=choice(100,200)",
                         "objective=[val.acc,parameters]", "hydra.sweeper.direction=[maximize,minimize]",
                         *TINY, *sweep_args(tmp_path), env={"DATA_DIR": str(data_dir_or_skip())})
     assert result.returncode == 0, result.stderr[-3000:]
@@ -258,7 +262,7 @@ def test_workers_share_a_study_on_postgresql_and_the_password_is_written_nowhere
 def test_joblib_launcher_runs_batches_in_other_processes_that_still_reach_their_trial(tmp_path):
     # Jobs run in joblib's worker processes: they find their trial through the storage and
     # the pruner from its config, and report per-epoch accuracy there.
-    result = run_module("src.train", "-m", "sweep=flat_mnist", "latent=choice(2,5)", "hidden=100",
+    result = run_module("src.train", "-m", "sweep=flat_mnist", *EAGER, "latent=choice(2,5)", "hidden=100",
                         "hydra/launcher=joblib", "hydra.sweeper.n_jobs=2",
                         "hydra/sweeper/pruner=threshold", "hydra.sweeper.pruner.lower=1.01",
                         "epochs=2", "dataset.limit=256", "pictures=false", *sweep_args(tmp_path),

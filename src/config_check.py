@@ -88,19 +88,20 @@ def check_device(cfg: DictConfig, bf16_kernels: bool | None = None) -> None:
     bf16 matmul ran at 0.3 GFLOP/s against 131 in fp32 (an AVX2 EPYC), and a flat epoch took
     65 s instead of 6 s; bf16 is only ever a speed setting, so it is refused rather than
     left to run many times slower. `bf16_kernels` defaults to this CPU's answer."""
-    if str(OmegaConf.select(cfg, "trainer.accelerator")) != "cpu":
+    bf16 = str(OmegaConf.select(cfg, "trainer.precision")).startswith("bf16")
+    if not bf16 or str(OmegaConf.select(cfg, "trainer.accelerator")) != "cpu":
         return
     if bf16_kernels is None:
         bf16_kernels = cpu_has_bf16()
     if not bf16_kernels:
         import torch
 
-        check(cfg, "trainer.precision", lambda v: not str(v).startswith("bf16"),
+        check(cfg, "trainer.precision", lambda v: False,
               f"32-true on this CPU: it has no bf16 kernels (torch sees CPU capability "
               f"{torch.backends.cpu.get_cpu_capability()}; oneDNN's bf16 path needs AVX-512 or AMX), "
               f"so bf16 matmuls and convolutions fall back to generic code (measured on an AVX2 CPU: "
-              f"a flat-model epoch 11 times slower than in fp32; README, Speed). bf16-mixed and bf16-true are for CPUs with AVX-512 and for GPUs "
-              f"(trainer=gpu)")
+              f"a flat-model epoch 11 times slower than in fp32; README, Speed). bf16-mixed and "
+              f"bf16-true are for CPUs with AVX-512 and for GPUs (trainer=gpu)")
 
 
 def check_sweep_job(cfg: DictConfig) -> None:

@@ -7,6 +7,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# One compute thread per process: tests run several training processes side by side (and
+# two pytest workers), and more threads than cores make each of them slower.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 def data_dir_or_skip() -> Path:

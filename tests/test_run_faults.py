@@ -45,9 +45,11 @@ def test_killed_run_resumes_to_its_final_epoch_without_gap_or_duplicate(data_dir
     assert {p: p.stat().st_mtime_ns for p in run.rglob("*")} == before
 
 
-@pytest.mark.parametrize("model", ["conv_vae", "flat_vae"])  # flat: compiled (model.compile=true)
-def test_same_seed_and_config_give_identical_metrics(data_dir, tmp_path, model):
-    runs = {"a": "seed=0", "b": "seed=0", "c": "seed=1"}  # c: shows that a difference would show
+# flat: compiled (model.compile=true). c shows that a difference would show; the seed reaches
+# both models the same way, so once is enough.
+@pytest.mark.parametrize("model, runs", [("conv_vae", {"a": "seed=0", "b": "seed=0", "c": "seed=1"}),
+                                         ("flat_vae", {"a": "seed=0", "b": "seed=0"})], ids=["conv_vae", "flat_vae"])
+def test_same_seed_and_config_give_identical_metrics(data_dir, tmp_path, model, runs):
     procs = {name: subprocess.Popen([sys.executable, "-m", "src.train", f"model={model}", "epochs=1", seed, *TINY,
                                      f"data_dir={data_dir}", f"hydra.run.dir={tmp_path / name}"],
                                     cwd=ROOT, stdout=subprocess.DEVNULL, stderr=open(tmp_path / f"{name}.err", "w"))
@@ -56,4 +58,5 @@ def test_same_seed_and_config_give_identical_metrics(data_dir, tmp_path, model):
         assert proc.wait(timeout=600) == 0, (tmp_path / f"{name}.err").read_text()[-3000:]
     metrics = {name: (tmp_path / name / "metrics.json").read_bytes() for name in runs}
     assert metrics["a"] == metrics["b"]
-    assert metrics["a"] != metrics["c"]
+    if "c" in metrics:
+        assert metrics["a"] != metrics["c"]

@@ -10,8 +10,9 @@ from optuna.trial import TrialState
 from tests.conftest import ROOT
 from tests.test_sweeps import GRID4, env_with_data, journal, points, sweep_args, sweep_command, trials
 
-# Slow enough trials (about 2 s) to kill one mid-way; a heartbeat fast enough for a test.
-ARGS = [*GRID4, "epochs=40", "dataset.limit=256", "pictures=false",
+# Trials slow enough to kill one mid-way (about 2 s each on a 2-core CPU); a heartbeat
+# fast enough for a test.
+ARGS = [*GRID4, "epochs=15", "dataset.limit=256", "pictures=false",
         "hydra.sweeper.heartbeat_interval=1", "hydra.sweeper.grace_period=4"]
 
 

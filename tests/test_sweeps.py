@@ -118,7 +118,7 @@ def test_dashboard_serves_the_study(search_study):
 
 def test_interrupted_grid_resumes_without_running_a_point_twice(tmp_path):
     env = env_with_data()
-    args = [*GRID4, "epochs=25", "dataset.limit=256", "pictures=false", *sweep_args(tmp_path)]
+    args = [*GRID4, "epochs=10", "dataset.limit=256", "pictures=false", *sweep_args(tmp_path)]
     storage = journal(tmp_path / "study.log")
     proc = subprocess.Popen(sweep_command(*args), cwd=ROOT, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

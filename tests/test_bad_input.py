@@ -64,8 +64,8 @@ CASES = {
     "-m trainer=cpu,ddp (one DDP job)": (["-m", "trainer=cpu,ddp", "hydra.sweep.dir={out}"],
                                          ["job `trainer=ddp`", "'trainer.strategy'"]),
     "trainer=ddp in an Optuna sweep": (TWO_POINTS + ["trainer=ddp"], ["'trainer.strategy'", "'ddp'"]),
-    "trainer.devices=2 in a sweep (Lightning picks DDP)": (["-m", "latent=2,5", "trainer.devices=2",
-                                                           "hydra.sweep.dir={out}"], ["'trainer.devices'", "n_jobs=null"]),
+    "trainer.devices=2 in a sweep (Lightning picks DDP)": (
+        ["-m", "latent=2,5", "trainer.devices=2", "hydra.sweep.dir={out}"], ["'trainer.devices'", "n_jobs=null"]),
     # the sweeper's numeric keys
     "hydra.sweeper.n_trials=0": (TWO_POINTS + ["hydra.sweeper.n_trials=0"], ["hydra.sweeper.n_trials"]),
     "hydra.sweeper.n_trials=many": (TWO_POINTS + ["hydra.sweeper.n_trials=many"], ["n_trials", "many"]),

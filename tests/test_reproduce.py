@@ -141,8 +141,8 @@ def test_a_bad_setting_is_refused_before_anything_runs(tmp_path):
 
 
 @pytest.mark.parametrize("key, value", [("seeds", 11), ("seeds", 0), ("epochs", 1.5), ("models", ["resnet"]),
-                                        ("datasets", ["svhn"]), ("latent", 5), ("latent", [0]), ("latent", [7]), ("limit", 10), ("limit", 150),
-                                        ("cpu_jobs", 0), ("parallel_studies", 0)])
+                                        ("datasets", ["svhn"]), ("latent", 5), ("latent", [0]), ("latent", [7]),
+                                        ("limit", 10), ("limit", 150), ("cpu_jobs", 0), ("parallel_studies", 0)])
 def test_each_setting_is_checked(key, value):
     settings = OmegaConf.load(ROOT / "conf" / "reproduce.yaml").reproduce
     settings[key] = value

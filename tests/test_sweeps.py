@@ -22,7 +22,8 @@ from tests.conftest import ROOT, data_dir_or_skip, run_module
 
 TINY = ["epochs=1", "dataset.limit=256", "pictures=false"]
 # The flat model uncompiled where compiling is not what a test is about: a compile costs
-# 5-17 s per process here (tests/test_models.py and test_run_faults.py run it compiled).
+# 4.5 s per process from the inductor cache, 27 s without (docs/speed.md; tests/test_models.py
+# and test_run_faults.py run it compiled).
 EAGER = ["model.compile=false"]
 # A 4-point grid of the Table 1 sweep, small enough for a test.
 GRID4 = ["sweep=table1_mnist", "latent=choice(2,5)", "layers=choice(1,2)", "hidden=128"]

@@ -11,7 +11,8 @@ reproduce.limit and writes into reproduce.out (docs/results/):
   samples_fashion_mnist.png  the paper's Figs. 2-4: samples generated from the clusters of
                           Bag, T-shirt/top and Ankle boot (s=60, n=5), flat left, conv right
   mnist_clusters.png      seed 001's pictures: real members and generated samples per cluster
-No model is trained; the sample figures load the runs' final checkpoints.
+No model is trained; the sample figures load the runs' final checkpoints, and say "not drawn"
+where those are not on this machine (a study shared through PostgreSQL, a copied journal).
 """
 import csv
 import statistics
@@ -207,6 +208,18 @@ class Report:
         ax.legend(loc="lower right", fontsize=8)
         return self.save(fig, f"conv_vs_flat_{dataset}.png")
 
+    @staticmethod
+    def not_here(runs: list[dict]) -> str | None:
+        """Why figures from these runs' checkpoints cannot be drawn on this machine, or None.
+        A study on a shared PostgreSQL server, or a journal file copied from elsewhere, lists
+        run directories of other machines; their numbers still report, their pictures not."""
+        gone = [r for r in runs if not (Path(r["run_dir"]) / "checkpoints" / "last.ckpt").is_file()]
+        if not gone:
+            return None
+        which = ", ".join(f"{trace([r])} ({r['run_dir']})" for r in gone)
+        return f"not drawn: the checkpoint{'s' if len(gone) > 1 else ''} of {which} " \
+               f"{'are' if len(gone) > 1 else 'is'} not on this machine"
+
     def load(self, run: dict):
         """The trained model and its test split, from the run's directory."""
         run_dir = Path(run["run_dir"])
@@ -227,7 +240,8 @@ class Report:
         rows, cols = linear_sum_assignment(counts, maximize=True)
         return {int(label): int(cluster) for cluster, label in zip(rows, cols)}
 
-    def plot_samples(self, per_class: int = 36) -> tuple[Path | None, list[dict]]:
+    def plot_samples(self, per_class: int = 36) -> tuple[Path | str, list[dict]]:
+        """The figure, or why there is none; the samples' diversity per class and model."""
         spec = paper.FIGURE_ROW
         picked = {}
         for model in ("flat_vae", "conv_vae"):
@@ -236,7 +250,9 @@ class Report:
             if runs:
                 picked[model] = best_run(runs)
         if len(picked) < 2:
-            return None, []
+            return NOT_RUN, []
+        if why := self.not_here(list(picked.values())):
+            return why, []
         side = int(np.sqrt(per_class))
         fig, axes = plt.subplots(len(paper.FIGURE_CLASSES), 2, figsize=(7, 3.4 * len(paper.FIGURE_CLASSES)))
         diversity = []
@@ -262,11 +278,14 @@ class Report:
                      f"to each class\nflat VAE (left), conv-optimized VAE n={spec['layers']} (right)")
         return self.save(fig, "samples_fashion_mnist.png"), diversity
 
-    def plot_mnist_clusters(self) -> tuple[Path | None, dict | None]:
+    def plot_mnist_clusters(self) -> tuple[Path | str, dict | None]:
+        """The figure (or why there is none) and the run it shows."""
         runs = select(self.runs, model="conv_vae", dataset="mnist", seed=0)
         if not runs:
-            return None, None
+            return NOT_RUN, None
         best = best_run(runs)
+        if why := self.not_here([best]):
+            return why, best
         net, datamodule = self.load(best)
         path = self.out / "mnist_clusters.png"
         with torch.no_grad():
@@ -377,8 +396,8 @@ class Report:
 
     def figure_section(self, figures, samples, diversity, clusters, cluster_run) -> list[str]:
         lines = ["## Figures", ""] + [f"![{p.stem}]({p.name})" for p in figures] + [""]
-        if samples is None:
-            lines += [f"Generated samples per class (Fashion-MNIST, s=60, n=5, flat and conv): {NOT_RUN}.", ""]
+        if isinstance(samples, str):
+            lines += [f"Generated samples per class (Fashion-MNIST, s=60, n=5, flat and conv): {samples}.", ""]
         else:
             lines += [f"![samples]({samples.name})", "",
                       "Diversity: mean pairwise Euclidean distance between the generated samples "
@@ -389,8 +408,8 @@ class Report:
                 f, c = by[(name, "flat_vae")], by[(name, "conv_vae")]
                 lines.append(f"| {name} | {f['diversity']:.2f} | {c['diversity']:.2f} | {f['trial']}, {c['trial']} |")
             lines.append("")
-        if clusters is None:
-            lines += [f"MNIST clusters (real members, generated samples): {NOT_RUN}.", ""]
+        if isinstance(clusters, str):
+            lines += [f"MNIST clusters (real members, generated samples): {clusters}.", ""]
         else:
             lines += [f"MNIST, best conv run by validation accuracy (s={cluster_run['latent']}, "
                       f"n={cluster_run['layers']}, m={cluster_run['hidden']}, "

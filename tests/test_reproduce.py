@@ -131,6 +131,31 @@ def test_report_alone_rebuilds_the_same_table_and_rerun_trains_nothing(reproduce
     assert len(finished_runs(str(reproduced / "studies.log"))) == count == 8
 
 
+def test_a_report_away_from_the_run_directories_has_the_same_numbers_and_says_why_a_picture_is_missing(
+        reproduced, tmp_path):
+    """A journal copied from another machine, or a study on a shared server, names run
+    directories this machine lacks: every number still comes from the storage, and the two
+    figures drawn from checkpoints say whose checkpoint is missing."""
+    away = list(reproduced.glob("*/trial_*/checkpoints"))
+    assert away
+    for path in away:
+        path.rename(path.with_name("checkpoints.elsewhere"))
+    try:
+        settings = OmegaConf.load(ROOT / "conf" / "reproduce.yaml").reproduce
+        settings.update({"dir": str(reproduced), "out": str(tmp_path), "epochs": 1, "limit": 200})
+        build_report(settings)
+    finally:
+        for path in away:
+            path.with_name("checkpoints.elsewhere").rename(path)
+    assert (tmp_path / "table1.csv").read_text() == (reproduced / "results" / "table1.csv").read_text()
+    table = (tmp_path / "table1.md").read_text()
+    assert "Generated samples per class (Fashion-MNIST, s=60, n=5, flat and conv): not drawn: the checkpoints of " \
+        "flat_fashion_mnist_e1_limit200_s60_paper#0 (" in table
+    assert f"MNIST clusters (real members, generated samples): not drawn: the checkpoint of " \
+        f"table1_mnist_e1_limit200_s60_paper#0 ({reproduced}" in table
+    assert not (tmp_path / "samples_fashion_mnist.png").exists() and not (tmp_path / "mnist_clusters.png").exists()
+
+
 def test_a_bad_setting_is_refused_before_anything_runs(tmp_path):
     result = run_module("src.reproduce", f"reproduce.dir={tmp_path}", "reproduce.grid=all",
                         f"hydra.run.dir={tmp_path / 'logs'}")

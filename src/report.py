@@ -11,10 +11,13 @@ reproduce.limit and writes into reproduce.out (docs/results/):
   samples_fashion_mnist.png  the paper's Figs. 2-4: samples generated from the clusters of
                           Bag, T-shirt/top and Ankle boot (s=60, n=5), flat left, conv right
   mnist_clusters.png      seed 001's pictures: real members and generated samples per cluster
+  studies.log             a copy of the studies read, as a journal file: with
+                          reproduce.storage=<out>/studies.log the report rebuilds from it alone
 No model is trained; the sample figures load the runs' final checkpoints, and say "not drawn"
 where those are not on this machine (a study shared through PostgreSQL, a copied journal).
 """
 import csv
+import os
 import statistics
 from pathlib import Path
 
@@ -30,7 +33,7 @@ from hydra.utils import instantiate  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 from scipy.optimize import linear_sum_assignment  # noqa: E402
 
-from hydra_plugins.optuna5_sweeper._runner import masked  # noqa: E402
+from hydra_plugins.optuna5_sweeper._runner import is_journal_file, masked, open_storage  # noqa: E402
 from src import paper  # noqa: E402
 from src.errors import UserError, exit_with  # noqa: E402
 from src.metrics import contingency  # noqa: E402
@@ -39,6 +42,7 @@ from src.studies import best_point, best_run, open_studies, records_of, select  
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 NOT_RUN = "not run"
+STUDIES_COPY = "studies.log"
 DATASET_TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
 # (column, record key, scale): scores are fractions in the records, percent in the report
 SCORES = [("loss train", "train_loss", 1), ("loss test", "test_loss", 1),
@@ -292,6 +296,25 @@ class Report:
             save_cluster_grid(net, *datamodule.splits["test"], datamodule.classes, path)
         return path, best
 
+    def copy_studies(self) -> Path:
+        """Every study the report read, copied whole into a journal file beside it, so that the
+        numbers can be checked and rebuilt from the report's folder alone, after the storage
+        and the machine that ran the trials are gone."""
+        path = self.out / STUDIES_COPY
+        if is_journal_file(self.r.storage) and Path(self.r.storage).resolve() == path.resolve():
+            return path  # rebuilding from the copy itself
+        partial = path.with_name(path.name + ".partial")
+        partial.unlink(missing_ok=True)
+        copy, verbosity = open_storage(str(partial)), optuna.logging.get_verbosity()
+        optuna.logging.set_verbosity(optuna.logging.WARNING)  # not a line per copied study
+        try:
+            for name in sorted({x["study"] for x in self.runs}):
+                optuna.copy_study(from_study_name=name, from_storage=self.storage, to_storage=copy)
+        finally:
+            optuna.logging.set_verbosity(verbosity)
+        os.replace(partial, path)
+        return path
+
     def save(self, fig, name: str) -> Path:
         path = self.out / name
         fig.tight_layout()
@@ -328,6 +351,7 @@ class Report:
         samples, diversity = self.plot_samples()
         clusters, cluster_run = self.plot_mnist_clusters()
         self.write_csv(rows)
+        self.copy_studies()
         lines = self.header(prov)
         lines += self.conv_table(rows) + self.baseline_table(baselines) + self.gain_table(rows)
         lines += self.figure_section(figures, samples, diversity, clusters, cluster_run)
@@ -344,7 +368,11 @@ class Report:
             "",
             f"Written by `python -m src.report` from {prov['runs']} finished runs in `{masked(str(self.r.storage))}` "
             f"({self.r.epochs} epochs{limit}). Every number traces to its trials (`study#trial`, "
-            "in table1.csv); rows without runs say \"not run\". Accuracy in %; mean ± std over "
+            f"in table1.csv), kept beside this file in [{STUDIES_COPY}]({STUDIES_COPY}), a copy of those "
+            f"studies: `python -m src.report reproduce.storage={self.out / STUDIES_COPY} "
+            f"reproduce.out={self.out}` rebuilds the report from it (the two pictures drawn from "
+            "checkpoints only where the run directories are). Rows without runs say \"not run\". "
+            "Accuracy in %; mean ± std over "
             "seeds; the paper's column is compared with majority-vote accuracy (seed 001's "
             "metric; the paper does not name its own). The model and loss are the reading of "
             "../shared/SPEC.md section 1 described in [discussion.md](discussion.md).",

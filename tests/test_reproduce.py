@@ -3,6 +3,7 @@ both data sets, s=60 at the paper's (n, m), conv and flat, 2 seeds, 1 epoch on 2
 two studies at once."""
 import csv
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -129,6 +130,23 @@ def test_report_alone_rebuilds_the_same_table_and_rerun_trains_nothing(reproduce
     assert len(logs) == 8  # 4 grid studies, 4 seed studies: each says so once more
     assert [after - before for before, after in zip(said_before, said_after)] == [1] * 8
     assert len(finished_runs(str(reproduced / "studies.log"))) == count == 8
+
+
+def test_the_report_keeps_a_copy_of_its_studies_that_rebuilds_it(reproduced, tmp_path):
+    copy = reproduced / "results" / "studies.log"
+    studies = {r["study"] for r in finished_runs(str(reproduced / "studies.log"))}
+    assert set(open_studies(str(copy))[1]) == studies
+    assert len(finished_runs(str(copy))) == 8
+    shutil.copytree(reproduced / "results", tmp_path / "results")
+    settings = OmegaConf.load(ROOT / "conf" / "reproduce.yaml").reproduce
+    settings.update({"storage": str(tmp_path / "results" / "studies.log"), "out": str(tmp_path / "results"),
+                     "epochs": 1, "limit": 200})
+    (tmp_path / "results" / "table1.csv").unlink()
+    build_report(settings)  # in place: the copy is read and left as it is
+    assert (tmp_path / "results" / "table1.csv").read_text() == (reproduced / "results" / "table1.csv").read_text()
+    assert (tmp_path / "results" / "studies.log").read_bytes() == copy.read_bytes()
+    assert f"reproduce.storage={reproduced / 'results' / 'studies.log'}" in (
+        reproduced / "results" / "table1.md").read_text()
 
 
 def test_a_report_away_from_the_run_directories_has_the_same_numbers_and_says_why_a_picture_is_missing(

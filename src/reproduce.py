@@ -130,8 +130,9 @@ def seed_sweep(r: DictConfig, grid_sweep: dict) -> dict | None:
             "params": {"seed": list(range(1, MAX_SEEDS))}, "n_trials": r.seeds - 1}
 
 
-def sweep_command(r: DictConfig, sweep: dict) -> list[str]:
-    """`python -m src.train -m sweep=<the sweeps/ file>`, its s (and n, m) fixed, `params` swept."""
+def sweep_command(r: DictConfig, sweep: dict, cpu_jobs: int = 1) -> list[str]:
+    """`python -m src.train -m sweep=<the sweeps/ file>`, its s (and n, m) fixed, `params` swept;
+    `cpu_jobs` trials at once where there is no GPU."""
     args = [sys.executable, "-m", "src.train", "-m", f"sweep={KINDS[sweep['model']]}_{sweep['dataset']}",
             f"epochs={r.epochs}", f"hydra.sweeper.study_name={sweep['study']}",
             f"hydra.sweeper.storage=${{oc.env:{STORAGE_ENV}}}", f"hydra.sweep.dir={Path(r.dir) / sweep['study']}"]
@@ -145,16 +146,15 @@ def sweep_command(r: DictConfig, sweep: dict) -> list[str]:
         args.append(f"dataset.limit={r.limit}")
     if torch.cuda.is_available():
         args += ["trainer=gpu", "hydra.sweeper.n_jobs=null", f"hydra.sweeper.trials_per_gpu={r.trials_per_gpu}"]
-    elif r.cpu_jobs > 1:
-        args.append(f"hydra.sweeper.n_jobs={r.cpu_jobs}")
+    elif cpu_jobs > 1:
+        args.append(f"hydra.sweeper.n_jobs={cpu_jobs}")
     return args
 
 
-def sweep_env(r: DictConfig, studies: int) -> dict:
-    """The environment of a sweep started while `studies` sweeps (itself included) will run
-    at once: on the CPU each of its trials gets its share of the cores."""
+def sweep_env(r: DictConfig, trials: int) -> dict:
+    """The environment of a sweep started while `trials` trials (its own included) will run at
+    once: on the CPU each of its trials gets its share of the cores."""
     env = {**os.environ, STORAGE_ENV: str(r.storage)}
-    trials = r.cpu_jobs * studies
     if not torch.cuda.is_available() and trials > 1:  # share the cores, do not oversubscribe them
         env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // trials)))
     return env
@@ -216,30 +216,40 @@ class SweepPool:
             self.waiting += len(sweeps)
             return {self.executor.submit(self.run, sweep): sweep for sweep in sweeps}
 
-    def studies_at_once(self) -> int:
-        """How many sweeps will run at once with the one starting now (called under the lock).
+    def trials_at_once(self, sweep: dict) -> tuple[int, int]:
+        """(the sweep's own trials at once, every sweep's trials at once) on the CPU, for the
+        sweep starting now (called under the lock): `cpu_jobs` per study, as many studies as
+        will run at once.
 
         New studies only come from finished ones, so a sweep that starts with nothing running
-        and nothing waiting runs alone to its end and may use every core: the last seeds
-        study of a run, typically. (Two studies that end in the same second can still have
-        their seeds studies share the cores unevenly while both run.)"""
-        return min(self.r.parallel_studies, len(self.running) + self.waiting + 1)
+        and nothing waiting runs alone to its end: the last seeds study of a run, typically.
+        It takes the places of the studies that cannot come, and runs up to parallel_studies x
+        cpu_jobs of its seeds side by side, rather than one at a time on every core: a trial
+        on the CPU uses its second core poorly (docs/speed.md, "A seeds study alone"). (Two
+        studies that end in the same second can still have their seeds studies share the
+        cores unevenly while both run.)"""
+        studies = min(self.r.parallel_studies, len(self.running) + self.waiting + 1)
+        if studies == 1 and "n_trials" in sweep:
+            mine = min(sweep["n_trials"], self.r.parallel_studies * self.r.cpu_jobs)
+            return mine, mine
+        return self.r.cpu_jobs, self.r.cpu_jobs * studies
 
     def run(self, sweep: dict) -> int:
-        command = sweep_command(self.r, sweep)
         log = None
         if self.r.parallel_studies > 1:  # interleaved progress bars are unreadable: a log per study
             path = Path(self.r.dir) / sweep["study"] / "sweep.log"
             path.parent.mkdir(parents=True, exist_ok=True)
             log = open(path, "a")
-        print(f"\n>>> {shown(['python', *command[1:]])}", file=log or sys.stdout, flush=True)
         start = time.time()
         try:
             with self.lock:
                 self.waiting -= 1
                 if self.stopping:
                     return 130
-                process = subprocess.Popen(command, env=sweep_env(self.r, self.studies_at_once()), stdout=log,
+                mine, everyone = self.trials_at_once(sweep)
+                command = sweep_command(self.r, sweep, mine)
+                print(f"\n>>> {shown(['python', *command[1:]])}", file=log or sys.stdout, flush=True)
+                process = subprocess.Popen(command, env=sweep_env(self.r, everyone), stdout=log,
                                            stderr=log and subprocess.STDOUT, start_new_session=True)
                 self.running.add(process)
             if log:

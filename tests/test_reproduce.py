@@ -19,7 +19,7 @@ from omegaconf import OmegaConf
 
 from src.errors import UserError
 from src.report import build_report
-from src.reproduce import SweepPool, check, shown, sweep_env
+from src.reproduce import SweepPool, check, shown, sweep_command, sweep_env
 from src.studies import finished_runs, open_studies
 from tests.conftest import ROOT, data_dir_or_skip, run_module
 
@@ -207,20 +207,32 @@ def test_recorded_command_lines_hide_storage_passwords():
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="the cores are shared out when trials run on the CPU")
-def test_a_study_that_runs_alone_gets_every_core(monkeypatch):
+def test_a_study_that_runs_alone_takes_the_places_of_the_studies_that_cannot_come(monkeypatch):
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    pool = SweepPool(OmegaConf.create({"parallel_studies": 2, "cpu_jobs": 1, "storage": "study.log"}))
+    r = OmegaConf.create({"parallel_studies": 2, "cpu_jobs": 1, "storage": "study.log", "dir": "out", "epochs": 1,
+                          "limit": None, "trials_per_gpu": 1})
+    pool = SweepPool(r)
     half = str(max(1, (os.cpu_count() or 1) // 2))
+    grid = {"stage": "grid", "model": "conv_vae", "dataset": "mnist", "study": "g", "fixed": {"latent": 60},
+            "params": {"layers": [1], "hidden": [512]}}
+    seeds = {**grid, "stage": "seeds", "study": "s", "params": {"seed": [1, 2, 3]}, "n_trials": 2}
 
-    def threads(running: int, waiting: int):
+    def start(sweep: dict, running: int, waiting: int) -> tuple[str | None, str | None]:
+        """(OMP_NUM_THREADS, hydra.sweeper.n_jobs) of the sweep started now."""
         pool.running, pool.waiting = set(range(running)), waiting
-        return sweep_env(pool.r, pool.studies_at_once()).get("OMP_NUM_THREADS")
+        mine, everyone = pool.trials_at_once(sweep)
+        jobs = [a.split("=")[1] for a in sweep_command(r, sweep, mine) if a.startswith("hydra.sweeper.n_jobs=")]
+        return sweep_env(r, everyone).get("OMP_NUM_THREADS"), (jobs or [None])[0]
 
-    assert threads(running=0, waiting=3) == half  # the first of four grid studies: two at once
-    assert threads(running=1, waiting=0) == half  # beside a running study
-    assert threads(running=0, waiting=0) is None  # alone, and no study can appear before it ends
-    pool.r.cpu_jobs = 2
-    assert threads(running=0, waiting=0) == half  # alone, two trials at once
+    assert start(grid, running=0, waiting=3) == (half, None)  # the first of four grid studies: two at once
+    assert start(seeds, running=1, waiting=0) == (half, None)  # beside a running study
+    assert start(grid, running=0, waiting=0) == (None, None)  # alone, one point: every core
+    assert start(seeds, running=0, waiting=0) == (half, "2")  # alone: its two seeds side by side
+    assert start({**seeds, "n_trials": 1}, running=0, waiting=0) == (None, None)  # alone, one seed
+    r.parallel_studies = 1  # one study at a time, one trial at a time: as asked
+    assert start(seeds, running=0, waiting=0) == (None, None)
+    r.cpu_jobs = 2
+    assert start(grid, running=0, waiting=0) == (half, "2")
 
 
 def study_trials(storage_path: Path) -> dict[str, list]:

@@ -26,8 +26,9 @@ import hydra
 import optuna
 import torch
 from omegaconf import DictConfig, OmegaConf
+from optuna.trial import TrialState
 
-from hydra_plugins.optuna5_sweeper._runner import _signals_as_interrupt, masked
+from hydra_plugins.optuna5_sweeper._runner import GRID_SIZE_ATTR, _signals_as_interrupt, masked
 from src import paper
 from src.config_check import min_limit
 from src.errors import UserError, exit_with
@@ -128,6 +129,21 @@ def seed_sweep(r: DictConfig, grid_sweep: dict) -> dict | None:
     return {"stage": "seeds", "model": model, "dataset": dataset,
             "study": f"{prefix}_s{s}{n}_m{best['hidden']}_seeds", "fixed": fixed,
             "params": {"seed": list(range(1, MAX_SEEDS))}, "n_trials": r.seeds - 1}
+
+
+def already_done(r: DictConfig, sweep: dict) -> bool:
+    """Whether the sweep's study has finished every trial it plans (its grid, or n_trials).
+
+    A rerun starts no sweep process for such a study: it would only say "nothing to run"
+    after a few seconds of start-up, and meanwhile count as a running study when the cores
+    are shared out among the studies that start beside it."""
+    storage, names = open_studies(r.storage)
+    if sweep["study"] not in names:
+        return False
+    study = optuna.load_study(study_name=sweep["study"], storage=storage)
+    planned = sweep.get("n_trials", study.user_attrs.get(GRID_SIZE_ATTR))
+    finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+    return planned is not None and len(finished) >= planned
 
 
 def sweep_command(r: DictConfig, sweep: dict, cpu_jobs: int = 1) -> list[str]:
@@ -235,6 +251,11 @@ class SweepPool:
         return self.r.cpu_jobs, self.r.cpu_jobs * studies
 
     def run(self, sweep: dict) -> int:
+        if already_done(self.r, sweep):
+            with self.lock:
+                self.waiting -= 1
+            say(f"=== {sweep['study']}: already done, not started")
+            return 0
         log = None
         if self.r.parallel_studies > 1:  # interleaved progress bars are unreadable: a log per study
             path = Path(self.r.dir) / sweep["study"] / "sweep.log"

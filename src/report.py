@@ -41,6 +41,7 @@ from src.pictures import save_cluster_grid, tile  # noqa: E402
 from src.studies import best_point, best_run, open_studies, records_of, select  # noqa: E402
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+DISCUSSION = Path(__file__).resolve().parents[1] / "docs" / "results" / "discussion.md"
 NOT_RUN = "not run"
 STUDIES_COPY = "studies.log"
 DATASET_TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
@@ -361,6 +362,10 @@ class Report:
         path.write_text("\n".join(lines) + "\n")
         return path
 
+    def relative(self, path: Path) -> str:
+        """A link from the report's folder (docs/results, or another reproduce.out) to `path`."""
+        return Path(os.path.relpath(path, self.out.resolve())).as_posix()
+
     def header(self, prov: dict) -> list[str]:
         limit = f", first {self.r.limit} images of each split" if self.r.limit else ""
         return [
@@ -375,7 +380,7 @@ class Report:
             "Accuracy in %; mean ± std over "
             "seeds; the paper's column is compared with majority-vote accuracy (seed 001's "
             "metric; the paper does not name its own). The model and loss are the reading of "
-            "../shared/SPEC.md section 1 described in [discussion.md](discussion.md).",
+            f"../shared/SPEC.md section 1 described in [discussion.md]({self.relative(DISCUSSION)}).",
             "",
         ]
 

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
 import hydra
@@ -136,7 +136,8 @@ def already_done(r: DictConfig, sweep: dict) -> bool:
 
     A rerun starts no sweep process for such a study: it would only say "nothing to run"
     after a few seconds of start-up, and meanwhile count as a running study when the cores
-    are shared out among the studies that start beside it."""
+    are shared out among the studies that start beside it (so it is left out when queued,
+    before anything is counted)."""
     storage, names = open_studies(r.storage)
     if sweep["study"] not in names:
         return False
@@ -227,10 +228,21 @@ class SweepPool:
         self.stopping = False
 
     def submit(self, sweeps: list[dict]) -> dict:
-        """Queue sweeps together: none starts before all are counted as waiting."""
+        """Queue sweeps together: none starts before all are counted as waiting. A sweep whose
+        study is already done is neither queued nor counted: its future is done at once."""
+        futures, queued = {}, []
+        for sweep in sweeps:
+            if already_done(self.r, sweep):
+                say(f"=== {sweep['study']}: already done, not started")
+                done = Future()
+                done.set_result(0)
+                futures[done] = sweep
+            else:
+                queued.append(sweep)
         with self.lock:
-            self.waiting += len(sweeps)
-            return {self.executor.submit(self.run, sweep): sweep for sweep in sweeps}
+            self.waiting += len(queued)
+            futures.update({self.executor.submit(self.run, sweep): sweep for sweep in queued})
+        return futures
 
     def trials_at_once(self, sweep: dict) -> tuple[int, int]:
         """(the sweep's own trials at once, every sweep's trials at once) on the CPU, for the
@@ -251,11 +263,6 @@ class SweepPool:
         return self.r.cpu_jobs, self.r.cpu_jobs * studies
 
     def run(self, sweep: dict) -> int:
-        if already_done(self.r, sweep):
-            with self.lock:
-                self.waiting -= 1
-            say(f"=== {sweep['study']}: already done, not started")
-            return 0
         log = None
         if self.r.parallel_studies > 1:  # interleaved progress bars are unreadable: a log per study
             path = Path(self.r.dir) / sweep["study"] / "sweep.log"

@@ -19,7 +19,7 @@ from omegaconf import OmegaConf
 
 from src.errors import UserError
 from src.report import build_report
-from src.reproduce import SweepPool, check, shown, sweep_command, sweep_env
+from src.reproduce import SweepPool, check, grid_sweeps, seed_sweep, shown, sweep_command, sweep_env
 from src.studies import finished_runs, open_studies
 from tests.conftest import ROOT, data_dir_or_skip, run_module
 
@@ -131,6 +131,20 @@ def test_report_alone_rebuilds_the_same_table_and_rerun_trains_nothing(reproduce
                   if line.endswith("already done, not started")) == sorted(log.parent.name for log in logs)
     assert [log.read_text() for log in logs] == before
     assert len(finished_runs(str(reproduced / "studies.log"))) == count == 8
+
+
+def test_studies_that_are_done_are_not_queued_and_take_no_place(reproduced):
+    """Else an empty sweep would count as a study running beside the next one, and halve its cores."""
+    r = OmegaConf.load(ROOT / "conf" / "reproduce.yaml").reproduce
+    r.update({"dir": str(reproduced), "grid": "paper", "latent": [60], "seeds": 2, "epochs": 1, "limit": 200})
+    grids = [s for d in r.datasets for m in r.models for s in grid_sweeps(r, d, m)]
+    pool = SweepPool(r)
+    try:
+        futures = pool.submit(grids + [seed_sweep(r, s) for s in grids])
+        assert len(futures) == 8 and all(f.done() and f.result() == 0 for f in futures)
+        assert pool.waiting == 0 and not pool.running
+    finally:
+        pool.executor.shutdown()
 
 
 def test_the_report_keeps_a_copy_of_its_studies_that_rebuilds_it(reproduced, tmp_path):

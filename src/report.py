@@ -86,6 +86,25 @@ def trace(runs: list[dict]) -> str:
     return ", ".join(f"{r['study']}#{r['trial']}" for r in runs)
 
 
+def copy_is_the_storage(r: DictConfig) -> bool:
+    return is_journal_file(r.storage) and Path(r.storage).resolve() == (Path(r.out) / STUDIES_COPY).resolve()
+
+
+def keep_the_copy(r: DictConfig, names: list[str]) -> None:
+    """Refuse to write over a copy of studies (an earlier report's) that the storage lacks:
+    checked before anything is written, and by src.reproduce before anything runs."""
+    path = Path(r.out) / STUDIES_COPY
+    if not path.is_file() or copy_is_the_storage(r):
+        return
+    lacking = sorted(set(open_studies(str(path))[1]) - set(names))
+    if lacking:
+        raise UserError(
+            f"{path} holds {len(lacking)} studies that reproduce.storage ({masked(str(r.storage))}) lacks "
+            f"({', '.join(lacking[:3])}{', ...' if len(lacking) > 3 else ''}), and writing the report "
+            "there would replace them; nothing was written. To add runs to that report, run and report "
+            f"with reproduce.storage={path}; to write this one apart, set reproduce.out to another folder.")
+
+
 class Report:
     def __init__(self, r: DictConfig):
         self.r = r
@@ -95,6 +114,7 @@ class Report:
             raise UserError(f"Config key 'reproduce.storage': {r.storage} does not exist, so there is "
                             "nothing to report (and the report in reproduce.out is left as it is). "
                             "Run python -m src.reproduce first, or point reproduce.storage at its studies.")
+        keep_the_copy(r, names)
         runs = unique_runs(records_of(self.storage, names))
         self.runs = [x for x in runs if x["epochs"] == r.epochs and x.get("limit") == r.limit]
         if not self.runs:
@@ -302,7 +322,7 @@ class Report:
         numbers can be checked and rebuilt from the report's folder alone, after the storage
         and the machine that ran the trials are gone."""
         path = self.out / STUDIES_COPY
-        if is_journal_file(self.r.storage) and Path(self.r.storage).resolve() == path.resolve():
+        if copy_is_the_storage(self.r):
             return path  # rebuilding from the copy itself
         partial = path.with_name(path.name + ".partial")
         partial.unlink(missing_ok=True)

@@ -33,7 +33,7 @@ from src import paper
 from src.config_check import min_limit
 from src.errors import UserError, exit_with
 from src.provenance import git_commit
-from src.report import build_report
+from src.report import build_report, keep_the_copy
 from src.studies import KINDS, best_point, finished_runs, open_studies, study_name
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
@@ -344,6 +344,8 @@ def reproduce(r: DictConfig) -> int:
 def main(cfg: DictConfig) -> None:
     try:
         check(cfg.reproduce)
+        if cfg.reproduce.report:  # not hours of runs before a report that cannot be written
+            keep_the_copy(cfg.reproduce, open_studies(cfg.reproduce.storage)[1])
         rc = reproduce(cfg.reproduce)
         if cfg.reproduce.report:
             print(f"report: {build_report(cfg.reproduce)}", flush=True)

@@ -164,6 +164,27 @@ def test_the_report_keeps_a_copy_of_its_studies_that_rebuilds_it(reproduced, tmp
         reproduced / "results" / "table1.md").read_text()
 
 
+def test_neither_report_nor_reproduce_replaces_studies_the_storage_lacks(reproduced, tmp_path):
+    out = tmp_path / "results"
+    shutil.copytree(reproduced / "results", out)  # an earlier report, with the copy of its 8 studies
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    other = tmp_path / "other.log"
+    optuna.create_study(study_name="elsewhere", storage=optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(other))))
+    settings = OmegaConf.load(ROOT / "conf" / "reproduce.yaml").reproduce
+    settings.update({"storage": str(other), "out": str(out), "epochs": 1, "limit": 200})
+    with pytest.raises(UserError, match=f"{out / 'studies.log'} holds 8 studies that reproduce.storage"):
+        build_report(settings)
+
+    result = run_module("src.reproduce", f"reproduce.dir={tmp_path / 'new'}", f"reproduce.out={out}",
+                        "reproduce.grid=paper", "reproduce.latent=[60]", "reproduce.epochs=1",
+                        "reproduce.limit=200", f"hydra.run.dir={tmp_path / 'logs'}")
+    assert result.returncode == 2 and "nothing was written" in result.stderr and "Traceback" not in result.stderr
+    assert f"reproduce.storage={out / 'studies.log'}" in " ".join(result.stderr.split())
+    assert not (tmp_path / "new" / "studies.log").exists()  # refused before anything ran
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
 def test_a_report_away_from_the_run_directories_has_the_same_numbers_and_says_why_a_picture_is_missing(
         reproduced, tmp_path):
     """A journal copied from another machine, or a study on a shared server, names run

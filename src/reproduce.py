@@ -131,14 +131,13 @@ def seed_sweep(r: DictConfig, grid_sweep: dict) -> dict | None:
             "params": {"seed": list(range(1, MAX_SEEDS))}, "n_trials": r.seeds - 1}
 
 
-def already_done(r: DictConfig, sweep: dict) -> bool:
+def already_done(storage: optuna.storages.BaseStorage | None, names: list[str], sweep: dict) -> bool:
     """Whether the sweep's study has finished every trial it plans (its grid, or n_trials).
 
     A rerun starts no sweep process for such a study: it would only say "nothing to run"
     after a few seconds of start-up, and meanwhile count as a running study when the cores
     are shared out among the studies that start beside it (so it is left out when queued,
-    before anything is counted)."""
-    storage, names = open_studies(r.storage)
+    before anything is counted). `storage`, `names`: open_studies(reproduce.storage)."""
     if sweep["study"] not in names:
         return False
     study = optuna.load_study(study_name=sweep["study"], storage=storage)
@@ -231,8 +230,11 @@ class SweepPool:
         """Queue sweeps together: none starts before all are counted as waiting. A sweep whose
         study is already done is neither queued nor counted: its future is done at once."""
         futures, queued = {}, []
+        if not sweeps:  # the main loop's turn every second, most often with nothing to queue
+            return futures
+        storage, names = open_studies(self.r.storage)  # a journal file is read once per batch
         for sweep in sweeps:
-            if already_done(self.r, sweep):
+            if already_done(storage, names, sweep):
                 say(f"=== {sweep['study']}: already done, not started")
                 done = Future()
                 done.set_result(0)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import optuna
 
-from src.studies import open_studies
+from src.trials.records import open_studies
 
 
 class UtilizationSampler(threading.Thread):

@@ -42,11 +42,11 @@ from torch.utils.data import DataLoader, Subset
 from torch.utils.flop_counter import FlopCounterMode
 from torchvision import transforms
 
-from src.allocator import keep_freed_memory
-from src.config_check import check_device
-from src.cuda_probe import skip_missing_nvml
+from src.runtime.allocator import keep_freed_memory
+from src.runtime.config_check import check_device
+from src.runtime.cuda_probe import skip_missing_nvml
 from src.data import DATASETS, ensure_raw_files
-from src.errors import UserError, exit_with
+from src.runtime.errors import UserError, exit_with
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 MODELS = {  # name -> overrides of conf/train.yaml

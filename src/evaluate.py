@@ -1,44 +1,63 @@
-"""Loss terms and clustering metrics of a model over a whole split."""
-import torch
+"""Run tasks again on a finished run, without training:
 
-from src.metrics import clustering_metrics
+    python -m src.evaluate run=<run dir> [tasks=clustering,pictures] [data_dir=<folder>]
 
+Loads the run's config and final checkpoint (src/runs.py), runs the tasks (default: the
+run's own `tasks`), and writes each result into the run's metrics.json under the task's
+name, keeping the others. Runs written before tasks existed get their results in today's
+layout beside their old keys.
+"""
+import json
+import sys
 
-class SplitAccumulator:
-    """Sums loss terms and collects cluster assignments batch by batch, on the device;
-    `compute` reads them back once."""
+from src.runtime.errors import UserError, exit_with
+from src.tasks import TASKS
 
-    def __init__(self):
-        self.sums: dict[str, torch.Tensor] = {}
-        self.count = 0
-        self.clusters: list[torch.Tensor] = []
-        self.labels: list[torch.Tensor] = []
-
-    def update(self, terms: dict, clusters: torch.Tensor, labels: torch.Tensor) -> None:
-        n = len(labels)
-        for key, value in terms.items():
-            self.sums[key] = self.sums.get(key, 0) + value.detach().float() * n  # bf16 sums lose digits
-        self.count += n
-        self.clusters.append(clusters)
-        self.labels.append(labels)
-
-    def compute(self) -> dict[str, float]:
-        result = {k: float(v) / self.count for k, v in self.sums.items()}
-        clusters = torch.cat(self.clusters).cpu().numpy()
-        labels = torch.cat(self.labels).cpu().numpy()
-        result.update(clustering_metrics(clusters, labels))
-        result["n"] = self.count
-        return result
+USAGE = "python -m src.evaluate run=<run dir> [tasks=name,name,...] [data_dir=<folder>]"
 
 
-@torch.no_grad()
-def evaluate(model, batches) -> dict[str, float]:
-    """Loss terms (paper form) and acc / acc_majority / nmi / ari over `batches`."""
-    was_training = model.training
-    model.eval()
-    acc = SplitAccumulator()
-    for x, y in batches:
-        acc.update(*model.eval_batch(x), y)
-    model.train(was_training)
-    return acc.compute()
+def parse(args: list[str]) -> dict:
+    given = {}
+    for arg in args:
+        key, sep, value = arg.partition("=")
+        if not sep or key not in ("run", "tasks", "data_dir"):
+            raise UserError(f"src.evaluate takes run=, tasks= and data_dir= (got {arg!r}); usage: {USAGE}.")
+        given[key] = value
+    if "run" not in given:
+        raise UserError(f"src.evaluate needs run=<run dir>; usage: {USAGE}.")
+    if "tasks" in given:
+        given["tasks"] = [t for t in given["tasks"].strip("[]").split(",") if t]
+        unknown = [t for t in given["tasks"] if t not in TASKS]
+        if unknown or not given["tasks"]:
+            raise UserError(f"tasks={','.join(given['tasks'])}: allowed are names from {list(TASKS)} "
+                            "(src/tasks/), comma-separated.")
+    return given
 
+
+def evaluate(run: str, tasks: list[str] | None = None, data_dir: str | None = None) -> dict:
+    from pathlib import Path
+
+    from src.runs import load_run
+    from src.tasks.base import run_tasks
+
+    run_dir = Path(run)
+    cfg, datamodule, model = load_run(run_dir, data_dir=data_dir)
+    names = tasks or list(cfg.get("tasks", ["loss", "clustering", "pictures"]))
+    results = run_tasks(names, model, datamodule, run_dir)
+    path = run_dir / "metrics.json"
+    metrics = json.loads(path.read_text()) if path.is_file() else {}
+    metrics.update(results)
+    path.write_text(json.dumps(metrics, indent=2))
+    return results
+
+
+def main() -> None:
+    try:
+        results = evaluate(**parse(sys.argv[1:]))
+    except UserError as exc:
+        exit_with(exc)
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,9 +1,9 @@
 """Train one model from the composed config: `python -m src.train [key=value ...]`.
 
-Composes conf/train.yaml, checks it, instantiates data / model / trainer through their
-`_target_`, fits, evaluates train / val / test, writes metrics.json, run.json and pictures
-into the run directory, and returns the validation accuracy (what a sweeper optimises).
-`resume=<run dir>` continues a killed run (src/resume.py).
+The one training path for every model. Composes conf/train.yaml, checks it, instantiates
+data / model / trainer through their `_target_`, fits, runs the config's `tasks` (src/tasks/),
+writes metrics.json and run.json into the run directory, and returns the `objective` (what
+a sweeper optimises). `resume=<run dir>` continues a killed run (src/runtime/resume.py).
 """
 import json
 import logging
@@ -18,15 +18,15 @@ from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from src.allocator import keep_freed_memory
-from src.config_check import check_config, check_device, objective_paths
-from src.cuda_probe import skip_missing_nvml
-from src.errors import NonFiniteLossError, UserError, exit_with
-from src.resume import CHECKPOINT, RunFinished, carry_csv_log, resume_command_line
+from src.runtime.allocator import keep_freed_memory
+from src.runtime.config_check import check_config, check_device, objective_paths
+from src.runtime.console import quiet_libraries
+from src.runtime.cuda_probe import skip_missing_nvml
+from src.runtime.errors import NonFiniteLossError, UserError, exit_with
+from src.runtime.paths import CONF_DIR, SWEEPS_DIR
+from src.runtime.resume import CHECKPOINT, RunFinished, carry_csv_log, resume_command_line
 
 log = logging.getLogger(__name__)
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
-SWEEPS_DIR = CONF_DIR.parent / "sweeps"
 
 
 def register_sweeps() -> None:
@@ -45,9 +45,8 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     import pytorch_lightning as pl
     import torch
 
-    from src.evaluate import evaluate
-    from src.optuna_reporting import record_trial_metrics
-    from src.pictures import save_pictures
+    from src.tasks.base import run_tasks
+    from src.trials.reporting import record_trial_metrics
 
     check_config(cfg)
     check_device(cfg)
@@ -74,13 +73,8 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
 
     device = datamodule.splits["train"][0].device
     model.to(device, torch.float32)  # evaluated in fp32 whatever the training precision
-    metrics = {
-        "train": evaluate(model, datamodule.batches("train")),
-        "val": evaluate(model, datamodule.batches("train", datamodule.val_indices)),
-        "test": evaluate(model, datamodule.batches("test")),
-        "history": model.history,
-        "parameters": sum(p.numel() for p in model.parameters()),
-    }
+    metrics = {**run_tasks(cfg.tasks, model, datamodule, run_dir), "history": model.history,
+               "parameters": sum(p.numel() for p in model.parameters())}
     # Timing and hardware go to run.json, so that metrics.json depends on seed and config only.
     run = {
         "fit_seconds": fit_seconds,
@@ -90,26 +84,32 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     }
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     (run_dir / "run.json").write_text(json.dumps(run, indent=2))
-    record_trial_metrics(metrics, run, run_dir, run_settings(cfg))
-    if cfg.pictures:
-        save_pictures(model, *datamodule.splits["test"], datamodule.classes, run_dir, seed=cfg.seed)
+    record_trial_metrics(metrics, run, run_dir, run_settings(cfg, model))
     return {**metrics, **run}
 
 
-def run_settings(cfg: DictConfig) -> dict:
-    """What identifies a run in a report: data set, model, the paper's s / n / m, seed, length."""
-    model = HydraConfig.get().runtime.choices.get("model") if HydraConfig.initialized() else None
-    return {"dataset": cfg.dataset.name, "model": model, "latent": cfg.latent,
-            "layers": cfg.layers if model != "flat_vae" else None, "hidden": cfg.hidden,
+def run_settings(cfg: DictConfig, model) -> dict:
+    """What identifies a run in a report: data set, model, what the model's config names
+    (its `identity`: the paper's s / n / m for Table 1's models), seed, length."""
+    choice = HydraConfig.get().runtime.choices.get("model") if HydraConfig.initialized() else None
+    return {"dataset": cfg.dataset.name, "model": choice, **model.identity,
             "seed": cfg.seed, "epochs": cfg.epochs, "limit": cfg.dataset.limit}
 
 
 def summary(metrics: dict, run_dir: Path) -> str:
+    """The scores of each split, as far as the run's tasks gave them."""
+    loss, clustering = metrics.get("loss", {}), metrics.get("clustering", {})
     lines = [f"{'split':<6} {'loss':>8} {'acc':>7} {'acc_maj':>7} {'nmi':>6} {'ari':>6} {'images':>7}"]
     for split in ("train", "val", "test"):
-        m = metrics[split]
-        lines.append(f"{split:<6} {m['loss']:8.2f} {m['acc']:7.2%} {m['acc_majority']:7.2%} "
-                     f"{m['nmi']:6.3f} {m['ari']:6.3f} {m['n']:7d}")
+        ls, cs = loss.get(split, {}), clustering.get(split, {})
+        cells = [f"{ls['loss']:8.2f}" if "loss" in ls else f"{'-':>8}"]
+        cells += [f"{cs[k]:7.2%}" if k in cs else f"{'-':>7}" for k in ("acc", "acc_majority")]
+        cells += [f"{cs[k]:6.3f}" if k in cs else f"{'-':>6}" for k in ("nmi", "ari")]
+        n = ls.get("n", cs.get("n"))
+        lines.append(f"{split:<6} {' '.join(cells)} {n if n is not None else '-':>7}")
+    for name, result in metrics.items():
+        if isinstance(result, dict) and "skipped" in result:
+            lines.append(f"task {name} skipped: {result['skipped']}")
     lines.append(f"wall time {metrics['wall_seconds']:.0f} s on {metrics['device']}; run dir {run_dir}")
     return "\n".join(lines)
 
@@ -127,7 +127,7 @@ register_sweeps()
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")
 def main(cfg: DictConfig) -> float | list[float] | None:
     run_dir = Path(HydraConfig.get().runtime.output_dir)
-    logging.captureWarnings(True)  # library warnings go to the run's log (and the console, by level)
+    quiet_libraries()  # library chatter to the run's train.log only
     try:
         metrics = train(cfg, run_dir)
     except (UserError, NonFiniteLossError) as exc:

@@ -11,7 +11,7 @@ import resource, sys
 import torch
 from benchmarks.throughput import MODELS, project_config
 from hydra.utils import instantiate
-from src.allocator import keep_freed_memory
+from src.runtime.allocator import keep_freed_memory
 
 if sys.argv[1] == "keep" and not keep_freed_memory():
     print("unsupported")

@@ -11,9 +11,9 @@ import sys
 import pytest
 from omegaconf import OmegaConf
 
-from src.config_check import check_device, cpu_has_bf16
+from src.runtime.config_check import check_device, cpu_has_bf16
 from src.data import MD5, RAW_FILES, decompress_gz_only
-from src.errors import ConfigError
+from src.runtime.errors import ConfigError
 from src.train import cli
 
 

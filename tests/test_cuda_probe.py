@@ -11,7 +11,7 @@ ADAM_STEPS = """
 import ctypes, os
 import pytorch_lightning  # sets PYTORCH_NVML_BASED_CUDA_CHECK=1, as in every run
 import torch
-from src.cuda_probe import skip_missing_nvml
+from src.runtime.cuda_probe import skip_missing_nvml
 
 loads = []
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from src.data import MD5, RAW_FILES, ImageDataModule, TensorBatches, ensure_raw_files
-from src.errors import DataError
+from src.runtime.errors import DataError
 
 
 def test_gz_only_folder_is_decompressed(data_dir, tmp_path):

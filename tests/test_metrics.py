@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from src.metrics import clustering_metrics, hungarian_accuracy, majority_accuracy
+from src.tasks.scores import clustering_metrics, hungarian_accuracy, majority_accuracy
 
 rng = np.random.default_rng(0)
 

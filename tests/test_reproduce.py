@@ -17,10 +17,10 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from src.errors import UserError
+from src.runtime.errors import UserError
 from src.report import build_report
 from src.reproduce import SweepPool, check, grid_sweeps, seed_sweep, shown, sweep_command, sweep_env
-from src.studies import finished_runs, open_studies
+from src.trials.records import finished_runs, open_studies
 from tests.conftest import ROOT, data_dir_or_skip, run_module
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

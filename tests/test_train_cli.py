@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from src.config_check import cpu_has_bf16
+from src.runtime.config_check import cpu_has_bf16
 from tests.conftest import run_module
 
 TINY = ["epochs=1", "dataset.limit=512"]

@@ -10,7 +10,6 @@ Grid points go through Optuna's trial queue: the process that creates the study 
 every point, and a worker claims one by moving a WAITING trial to RUNNING, which the
 storage does atomically; so each point runs once however many workers there are.
 """
-import contextlib
 import json
 import math
 import os
@@ -18,7 +17,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import traceback
 from pathlib import Path
@@ -28,69 +26,22 @@ import optuna
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.utils import get_method, instantiate
 from omegaconf import DictConfig, OmegaConf
-from optuna.storages import BaseStorage, InMemoryStorage, JournalStorage, RDBStorage
-from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, TrialState
 
 from . import trial_context
+from ._heartbeat import HEARTBEAT_ATTR, Heartbeat
 from ._search_space import SearchSpace, SearchSpaceError, as_overrides, format_value, parse, suggest
 from .config import CONFLICT_MESSAGE, official_plugin_installed
+from .signals import ignore_signals, signals_as_interrupt
+from .storage import GRID_SIZE_ATTR, masked, open_storage
 
 WORKER_ENV = "OPTUNA5_SWEEPER_WORKER"
-GRID_SIZE_ATTR = "grid_size"  # set on the study once every grid point is enqueued
-HEARTBEAT_ATTR = "heartbeat"  # trial system attribute: when its worker last said it was alive
 SEEDING_TIMEOUT_S = 120
 DONE = (TrialState.COMPLETE, TrialState.PRUNED)
 
 
 class SweepError(RuntimeError):
     """A sweep that cannot start or go on; the message says why and what to change."""
-
-
-def masked(url: Optional[str]) -> str:
-    if not url:
-        return "in-memory"
-    try:
-        from sqlalchemy.engine import make_url
-
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return url.split("@")[-1] if "@" in url else url
-
-
-def is_journal_file(url: Optional[str]) -> bool:
-    return url is not None and "://" not in url
-
-
-def open_storage(url: Optional[str]) -> BaseStorage:
-    """null: in memory; a plain path: Optuna's journal file; anything else: a database URL."""
-    if url is None:
-        return InMemoryStorage()
-    try:
-        if is_journal_file(url):
-            Path(url).parent.mkdir(parents=True, exist_ok=True)
-            return JournalStorage(JournalFileBackend(url))
-        kwargs: Dict[str, Any] = {}
-        if url.startswith("sqlite:///"):
-            Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-            kwargs = {"connect_args": {"timeout": 60}}
-        for attempt in range(3):
-            try:
-                return RDBStorage(url, engine_kwargs=kwargs)
-            except Exception as exc:  # workers starting together race to create the tables
-                if "already exists" not in str(exc) or attempt == 2:
-                    raise
-                time.sleep(0.5)
-    except Exception as exc:
-        if isinstance(exc, ImportError):
-            exc = ImportError(f"{exc} For postgresql://: pip install 'psycopg[binary]'.")
-        raise SweepError(
-            f"hydra.sweeper.storage: cannot open {masked(url)} ({type(exc).__name__}: "
-            f"{str(exc).splitlines()[0] if str(exc) else ''}). Allowed: null (in memory), "
-            "a file path (an Optuna journal file, e.g. outputs/study.log), "
-            "sqlite:///path/to/file.db, or a server URL such as "
-            "postgresql://user:password@host:5432/dbname with the server running and the "
-            "database created.") from None
 
 
 def _build(key: str, node: DictConfig) -> Any:
@@ -450,7 +401,7 @@ class Sweep:
         # A grid is bounded by its queue instead.
         budget = math.inf if self.grid is not None else self.planned - done - counts[TrialState.RUNNING]
         waiting_said = False
-        with _signals_as_interrupt() as interrupt:
+        with signals_as_interrupt() as interrupt:
             while self.failures <= self.allowed_failures and budget > 0:
                 interrupt.check()
                 self._fail_stale(study)
@@ -516,7 +467,7 @@ class Sweep:
         if self.grid is not None:
             study.enqueue_trial(dict(trial.params), user_attrs={"retry_of": trial.number})
 
-    def _launch(self, study: optuna.Study, count: int, interrupt: "_signals_as_interrupt") -> int:
+    def _launch(self, study: optuna.Study, count: int, interrupt: "signals_as_interrupt") -> int:
         """Claim up to `count` trials and run them; the number claimed (0: nothing to claim).
 
         From its claim on, a trial is RUNNING in the storage: a signal must not land between
@@ -535,7 +486,7 @@ class Sweep:
             interrupt.check()
             if not trials:
                 return 0
-            heartbeat = _Heartbeat(study._storage, [t._trial_id for t in trials], self.heartbeat_interval)
+            heartbeat = Heartbeat(study._storage, [t._trial_id for t in trials], self.heartbeat_interval)
             overrides = [self._overrides(t, slot) for slot, t in enumerate(trials)]
             # Job numbers are trial numbers, so a run directory keeps its trial's number.
             returns: List[JobReturn] = []
@@ -549,7 +500,7 @@ class Sweep:
                     returns += self.launcher.launch(overrides[start:end], initial_job_idx=trials[start].number)
                 start = end
         except BaseException as exc:  # Ctrl-C, SIGTERM, a launcher that died: nothing is lost
-            _ignore_signals()  # a second Ctrl-C must not cut the bookkeeping short
+            ignore_signals()  # a second Ctrl-C must not cut the bookkeeping short
             if heartbeat is not None:
                 heartbeat.stop()
             for trial in trials:
@@ -592,14 +543,14 @@ class Sweep:
             workers.append(subprocess.Popen(command, env=env))
         gpus = f", GPUs {[self.gpus[i % len(self.gpus)] for i in range(self.n_jobs)]}" if self.gpus else ""
         print(f"study {study.study_name}: {self.n_jobs} workers started{gpus}", flush=True)
-        interrupt = _signals_as_interrupt()
+        interrupt = signals_as_interrupt()
         try:
             with interrupt:
                 codes = [w.wait() for w in workers]
         except BaseException:
             # Ctrl-C in a terminal reaches the workers too: give them time to record their
             # trials. SIGTERM is passed on.
-            _ignore_signals()
+            ignore_signals()
             grace = 60 if interrupt.received == signal.SIGINT else 0
             deadline = time.time() + grace
             while time.time() < deadline and any(w.poll() is None for w in workers):
@@ -617,43 +568,6 @@ class Sweep:
                              + " stopped with an error; their output above says why. The study "
                              "keeps what they finished: run the same command again to go on.")
         return study
-
-
-class _Heartbeat:
-    """Renews the heartbeat of running trials from a background thread until stopped."""
-
-    def __init__(self, storage: BaseStorage, trial_ids: List[int], interval: float):
-        self.storage, self.trial_ids, self.interval = storage, trial_ids, interval
-        self.stopped = threading.Event()
-        self.beat()
-        self.thread = threading.Thread(target=self._run, name="optuna5-sweeper-heartbeat", daemon=True)
-        self.thread.start()
-
-    def beat(self) -> None:
-        for trial_id in self.trial_ids:
-            try:
-                self.storage.set_trial_system_attr(trial_id, HEARTBEAT_ATTR, time.time())
-            except optuna.exceptions.UpdateFinishedTrialError:
-                pass  # finished meanwhile
-
-    def _run(self) -> None:
-        while not self.stopped.wait(self.interval):
-            try:
-                self.beat()
-            except Exception as exc:  # a storage hiccup must not kill the trial
-                print(f"heartbeat not recorded: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
-
-    def stop(self) -> None:
-        self.stopped.set()
-        self.thread.join()
-
-
-def _ignore_signals() -> None:
-    try:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    except ValueError:  # not the main thread
-        pass
 
 
 class _environ:
@@ -675,47 +589,3 @@ class _environ:
         return False
 
 
-class _signals_as_interrupt:
-    """SIGINT and SIGTERM raise KeyboardInterrupt, so that running trials are recorded before exit.
-
-    The signal is also remembered: a KeyboardInterrupt raised while Python runs a finalizer
-    (__del__, e.g. during garbage collection in a job) is swallowed, and the loop checks
-    `received` between trials so that the sweep still stops."""
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-    def __enter__(self):
-        self.received: Optional[int] = None
-        self.deferring = False
-        self.previous = {}
-        for signum in self.SIGNALS:
-            try:
-                self.previous[signum] = signal.signal(signum, self._handler)
-            except ValueError:  # not the main thread
-                pass
-        return self
-
-    def _handler(self, signum, frame):
-        self.received = signum
-        if not self.deferring:
-            raise KeyboardInterrupt(f"signal {signum}")
-
-    @contextlib.contextmanager
-    def deferred(self):
-        """Inside, a signal is only remembered; `check()` raises it afterwards."""
-        self.deferring = True
-        try:
-            yield
-        finally:
-            self.deferring = False
-
-    def check(self) -> None:
-        if self.received is not None:
-            raise KeyboardInterrupt(f"signal {self.received}")
-
-    def __exit__(self, exc_type, exc, tb):
-        for signum, previous in self.previous.items():
-            signal.signal(signum, previous)
-        if self.received is not None and exc_type is SystemExit:
-            # Lightning turns a KeyboardInterrupt inside fit() into sys.exit(1): still an interrupt
-            raise KeyboardInterrupt(f"signal {self.received}") from exc
-        return False

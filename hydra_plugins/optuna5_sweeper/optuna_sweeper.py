@@ -21,11 +21,12 @@ class OptunaSweeper(Sweeper):
 
     def sweep(self, arguments: List[str]) -> Any:
         from ._runner import Sweep, SweepError  # Optuna is imported only when a sweep runs
+        from .storage import StorageError
 
         try:
             return Sweep(self.settings, self.config, self.launcher, arguments,
                          validate=self.validate_batch_is_legal).run()
-        except SweepError as exc:  # a config or state the user must change: no traceback
+        except (SweepError, StorageError) as exc:  # a config or state the user must change: no traceback
             print(f"error: {exc}", file=sys.stderr, flush=True)
             sys.exit(2)
         except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM; the runner has recorded its trials

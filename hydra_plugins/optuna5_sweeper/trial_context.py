@@ -54,7 +54,7 @@ def current_trial() -> Optional[Any]:
             from hydra.utils import instantiate
 
             pruner = instantiate(json.loads(pruner))
-        from ._runner import open_storage  # the sweeper's reading of the storage string
+        from .storage import open_storage  # the sweeper's reading of the storage string
 
         study = optuna.load_study(study_name=study_name, storage=open_storage(storage),
                                   pruner=pruner or None)

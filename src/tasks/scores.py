@@ -1,4 +1,5 @@
-"""Clustering metrics: cluster ids are arbitrary, so accuracy needs a cluster -> label map.
+"""Scores over a split. Clustering metrics: cluster ids are arbitrary, so accuracy needs a
+cluster -> label map.
 
 - `acc`: Hungarian one-to-one matching (the field's standard ACC).
 - `acc_majority`: each cluster takes its most frequent label (purity), as seed 001
@@ -36,3 +37,33 @@ def clustering_metrics(clusters, labels) -> dict[str, float]:
         "nmi": float(normalized_mutual_info_score(labels, clusters)),
         "ari": float(adjusted_rand_score(labels, clusters)),
     }
+
+
+class SplitAccumulator:
+    """Sums loss terms and collects cluster assignments batch by batch, on the device;
+    `compute` reads them back once. `clusters` is None for a model that does not assign."""
+
+    def __init__(self):
+        self.sums: dict = {}
+        self.count = 0
+        self.clusters: list = []
+        self.labels: list = []
+
+    def update(self, terms: dict, clusters, labels) -> None:
+        n = len(labels)
+        for key, value in terms.items():
+            self.sums[key] = self.sums.get(key, 0) + value.detach().float() * n  # bf16 sums lose digits
+        self.count += n
+        if clusters is not None:
+            self.clusters.append(clusters)
+            self.labels.append(labels)
+
+    def compute(self) -> dict[str, float]:
+        import torch
+
+        result = {k: float(v) / self.count for k, v in self.sums.items()}
+        if self.clusters:
+            result.update(clustering_metrics(torch.cat(self.clusters).cpu().numpy(),
+                                             torch.cat(self.labels).cpu().numpy()))
+        result["n"] = self.count
+        return result

@@ -1,4 +1,4 @@
-"""The pictures a user judges a clustering by (PNG, labelled).
+"""The pictures a user judges a clustering by (PNG, labelled), in the run directory.
 
 clusters.png:        one row per cluster: real test images assigned to it (left) and
                      images generated from N(mu_y, I) through the decoder (right).
@@ -13,6 +13,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from src.tasks.base import Task  # noqa: E402
+
 
 def tile(images: np.ndarray, count: int, pad: int = 2) -> np.ndarray:
     """(n, H, W) in [0, 1] -> one (H, count*(W+pad)) strip; empty slots stay white."""
@@ -26,7 +28,7 @@ def tile(images: np.ndarray, count: int, pad: int = 2) -> np.ndarray:
 def save_cluster_grid(model, images, labels, class_names, path: Path, per_row: int = 10, seed: int = 0):
     clusters = model.assign(images).cpu().numpy()
     labels = labels.cpu().numpy()
-    generated = model.generate(per_row, generator=torch.Generator().manual_seed(seed)).cpu().numpy()
+    generated = model.sample(per_row, generator=torch.Generator().manual_seed(seed)).cpu().numpy()
     k = len(class_names)
     majority = [np.bincount(labels[clusters == c], minlength=k).argmax() if (clusters == c).any()
                 else -1 for c in range(k)]
@@ -56,7 +58,7 @@ def save_cluster_grid(model, images, labels, class_names, path: Path, per_row: i
 
 def save_reconstructions(model, images, path: Path, count: int = 12):
     with torch.no_grad():
-        recon = model.decode(model.encode(images[:count])[0]).cpu().numpy()[:, 0]
+        recon = model.decode(model.encode(images[:count])).cpu().numpy()[:, 0]
     fig, axes = plt.subplots(2, 1, figsize=(count * 0.9, 2.6))
     for ax, strip, name in zip(axes, (images[:count].cpu().numpy()[:, 0], recon), ("input", "reconstruction")):
         ax.imshow(tile(strip, count), cmap="gray", vmin=0, vmax=1)
@@ -67,12 +69,12 @@ def save_reconstructions(model, images, path: Path, count: int = 12):
     plt.close(fig)
 
 
-def save_pictures(model, images, labels, class_names, run_dir: Path, seed: int = 0) -> list[Path]:
-    was_training = model.training
-    model.eval()
-    paths = [Path(run_dir) / "clusters.png", Path(run_dir) / "reconstructions.png"]
-    with torch.no_grad():
-        save_cluster_grid(model, images, labels, class_names, paths[0], seed=seed)
-        save_reconstructions(model, images, paths[1])
-    model.train(was_training)
-    return paths
+class Pictures(Task):
+    name = "pictures"
+    needs = ("assign", "sample", "encode", "decode")
+
+    def __call__(self, model, datamodule, run_dir) -> dict:
+        images, labels = datamodule.splits["test"]
+        save_cluster_grid(model, images, labels, datamodule.classes, run_dir / "clusters.png", seed=datamodule.seed)
+        save_reconstructions(model, images, run_dir / "reconstructions.png")
+        return {"files": ["clusters.png", "reconstructions.png"]}

@@ -3,26 +3,23 @@
 Each problem becomes one ConfigError paragraph naming the key, the value given and
 what is allowed.
 """
+import re
+
 from omegaconf import DictConfig, OmegaConf
 
-from src.choices import DATASETS, KL_ESTIMATORS, PRIORS
-from src.errors import ConfigError
+from src.models.rules import RULES, is_int
+from src.runtime.choices import DATASETS
+from src.runtime.errors import ConfigError
+from src.tasks import TASKS
 
-# What a sweep may optimise: validation scores, and the model's size (multi-objective).
-OBJECTIVE_ROOTS = ("val", "parameters")
+# What a sweep may optimise besides a task's validation scores: the model's size (multi-objective).
+OBJECTIVE_EXTRAS = ("parameters",)
+INTERPOLATION = re.compile(r"^\$\{([\w.]+)\}$")
 
 
 def objective_paths(cfg: DictConfig) -> list:
     """`objective` as a list: one metrics.json path, or several for a multi-objective study."""
     return list(cfg.objective) if OmegaConf.is_list(cfg.objective) else [cfg.objective]
-
-
-def is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def min_limit(batch_size: int) -> int:
@@ -40,12 +37,8 @@ def check(cfg: DictConfig, key: str, ok, allowed: str) -> None:
 
 
 def check_config(cfg: DictConfig) -> None:
-    for key, meaning in (("latent", "latent size s"), ("hidden", "encoder units m"),
-                         ("epochs", "training epochs"), ("batch_size", "images per step")):
+    for key, meaning in (("epochs", "training epochs"), ("batch_size", "images per step")):
         check(cfg, key, lambda v: is_int(v) and v > 0, f"a positive integer ({meaning})")
-    check(cfg, "layers", lambda v: is_int(v) and v > 0,
-          "a positive integer (conv layers n per stack; the paper uses 1 to 6)")
-    check(cfg, "lr", lambda v: is_number(v) and v > 0, "a number > 0 (Adam's learning rate)")
     check(cfg, "seed", lambda v: is_int(v) and v >= 0, "an integer >= 0")
     check(cfg, "dataset.name", lambda v: v in DATASETS, f"one of {sorted(DATASETS)}")
     check(cfg, "dataset.val_size", lambda v: is_int(v) and 0 < v < 60_000,
@@ -53,17 +46,33 @@ def check_config(cfg: DictConfig) -> None:
     check(cfg, "dataset.limit", lambda v: v is None or (is_int(v) and v >= min_limit(cfg.batch_size)),
           f"null (all images) or an integer >= 2 x batch_size = {min_limit(cfg.batch_size)} "
           f"(one batch is held out for validation and at least one is trained on)")
-    check(cfg, "model.prior", lambda v: v in PRIORS, f"one of {list(PRIORS)}")
-    check(cfg, "model.kl_estimator", lambda v: v in KL_ESTIMATORS, f"one of {list(KL_ESTIMATORS)}")
-    check(cfg, "model.recon_weight", lambda v: is_number(v) and v > 0, "a number > 0")
-    check(cfg, "model.classifier_hidden", lambda v: is_int(v) and v > 0, "a positive integer")
+    check_parts(cfg, cfg.model, "model")
     check(cfg, "keep_freed_memory", lambda v: isinstance(v, bool), "true or false")
+    check(cfg, "tasks", lambda v: OmegaConf.is_list(v) and all(t in TASKS for t in v),
+          f"a list of task names from {list(TASKS)} (src/tasks/)")
     objectives = objective_paths(cfg)
-    check(cfg, "objective", lambda v: len(objectives) > 0 and all(
-        isinstance(o, str) and o.split(".")[0] in OBJECTIVE_ROOTS for o in objectives),
-        "a metrics.json path or a list of them, from " + ", ".join(
-            f"{r}.<score>" if r == "val" else r for r in OBJECTIVE_ROOTS)
-        + " (test scores are never optimised)")
+    check(cfg, "objective", lambda v: len(objectives) > 0 and all(is_objective(o, cfg.tasks) for o in objectives),
+          "a metrics.json path or a list of them: <task>.val.<score> for a task of `tasks` "
+          f"(e.g. clustering.val.acc), or {', '.join(OBJECTIVE_EXTRAS)} (test scores are never optimised)")
+
+
+def is_objective(path, tasks) -> bool:
+    if not isinstance(path, str):
+        return False
+    parts = path.split(".")
+    return path in OBJECTIVE_EXTRAS or (len(parts) == 3 and parts[0] in tasks and parts[1] == "val")
+
+
+def check_parts(cfg: DictConfig, node: DictConfig, path: str) -> None:
+    """Each node of the model's config with a `_target_` of src/models/rules.py, and its keys.
+    A key set through an interpolation (`latent: ${latent}`) is named as the user sets it."""
+    for key, (ok, allowed) in RULES.get(node.get("_target_"), {}).items():
+        raw = node._get_node(key)._value() if key in node else None
+        given = INTERPOLATION.match(raw) if isinstance(raw, str) else None
+        check(cfg, given.group(1) if given else f"{path}.{key}", ok, allowed)
+    for key in node:
+        if OmegaConf.is_dict(node._get_node(key)):
+            check_parts(cfg, node[key], f"{path}.{key}")
 
 
 # Why a sweep's job must train in one process, and what to do instead.

@@ -6,7 +6,7 @@ from pathlib import Path
 
 def git_commit() -> str | None:
     """The checked-out commit, with "+dirty" when tracked files differ from it; None outside git."""
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     try:
         head = subprocess.run(["git", "rev-parse", "--short=10", "HEAD"], cwd=root, capture_output=True,
                               text=True, check=True).stdout.strip()

@@ -3,7 +3,7 @@
 Per epoch: the validation accuracy, so that the study's pruner can stop a poor trial
 (`optuna.TrialPruned` ends it as PRUNED). At the end: the scores of every split, the run
 directory, wall time, device, commit and the run's settings, as the trial's user attributes
-(optuna-dashboard shows them; src.report builds the Table 1 report from them).
+(optuna-dashboard shows them; the experiments' reports are built from them).
 """
 from pathlib import Path
 
@@ -11,9 +11,8 @@ import optuna
 import pytorch_lightning as pl
 
 from hydra_plugins.optuna5_sweeper.trial_context import current_trial
-from src.provenance import git_commit
-
-SCORES = ("acc", "acc_majority", "nmi", "ari", "loss")
+from src.runtime.provenance import git_commit
+from src.tasks.base import trial_attrs
 
 
 class ReportValAccuracy(pl.Callback):
@@ -37,12 +36,13 @@ class ReportValAccuracy(pl.Callback):
 
 
 def record_trial_metrics(metrics: dict, run: dict, run_dir: Path, settings: dict) -> None:
-    """`settings`: what identifies the run beyond the sweep's params (data set, model, seed...)."""
+    """`metrics`: the tasks' results (and `parameters`); each task names what of its result
+    the trial gets (e.g. `test_acc_majority`). `settings`: what identifies the run beyond the
+    sweep's params (data set, model, seed...)."""
     trial = current_trial()
     if trial is None:
         return
-    attrs = {f"{split}_{score}": metrics[split][score]
-             for split in ("train", "val", "test") for score in SCORES}
+    attrs = trial_attrs({k: v for k, v in metrics.items() if k not in ("history", "parameters")})
     attrs.update(run_dir=str(run_dir), wall_seconds=run["wall_seconds"], device=run["device"],
                  parameters=metrics["parameters"], commit=git_commit(), **settings)
     for key, value in attrs.items():

@@ -1,7 +1,7 @@
 """Checks made before Hydra creates a run directory, so that bad input leaves nothing behind.
 
 Registered as a Hydra callback in conf/train.yaml. A failed check prints one paragraph
-and exits with code 2 (src.errors.exit_with); Hydra's own error report (a traceback) is
+and exits with code 2 (src.runtime.errors.exit_with); Hydra's own error report (a traceback) is
 not reached.
 """
 import os
@@ -13,8 +13,8 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from src.config_check import check_config, check_device, check_sweep_job
-from src.errors import UserError, exit_with
+from src.runtime.config_check import check_config, check_device, check_sweep_job
+from src.runtime.errors import UserError, exit_with
 
 
 def check_writable(folder: Path, key: str) -> None:

@@ -1,23 +1,15 @@
-"""The Table 1 studies in one Optuna storage: their names, and their finished runs as records.
+"""Studies in one Optuna storage read back: their finished runs as records.
 
 Every finished trial carries its scores and settings as user attributes
-(src/optuna_reporting.py); a record is those attributes plus the study and trial number,
-so that every number of the report traces back to one trial.
+(src/trials/reporting.py); a record is those attributes plus the study and trial number,
+so that every number of a report traces back to one trial.
 """
 from pathlib import Path
 
 import optuna
 from optuna.trial import TrialState
 
-from hydra_plugins.optuna5_sweeper._runner import is_journal_file, open_storage
-
-KINDS = {"conv_vae": "table1", "flat_vae": "flat"}  # model -> study name prefix (and sweeps/ file)
-
-
-def study_name(model: str, dataset: str, epochs: int, limit: int | None) -> str:
-    """Runs of another length or data subset go to a study of their own, never mixed."""
-    return f"{KINDS[model]}_{dataset}_e{epochs}" + (f"_limit{limit}" if limit else "")
-
+from hydra_plugins.optuna5_sweeper.storage import is_journal_file, open_storage
 
 def open_studies(storage_url: str) -> tuple[optuna.storages.BaseStorage, list[str]]:
     if is_journal_file(storage_url) and not Path(storage_url).exists():
@@ -43,17 +35,6 @@ def records_of(storage: optuna.storages.BaseStorage | None, names: list[str]) ->
 
 def select(records: list[dict], **match) -> list[dict]:
     return [r for r in records if all(r.get(k) == v for k, v in match.items())]
-
-
-def best_point(records: list[dict], model: str, dataset: str, latent: int, epochs: int,
-               limit: int | None) -> dict | None:
-    """The (n, m) of the seed-0 run with the highest validation accuracy at this s, or None."""
-    runs = select(records, model=model, dataset=dataset, latent=latent, epochs=epochs, limit=limit,
-                  seed=0)
-    if not runs:
-        return None
-    best = best_run(runs)
-    return {"layers": best["layers"], "hidden": best["hidden"]}
 
 
 def best_run(runs: list[dict]) -> dict:

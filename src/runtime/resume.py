@@ -11,7 +11,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from src.errors import UserError
+from src.runtime.errors import UserError
 
 CHECKPOINT = Path("checkpoints") / "last.ckpt"
 

@@ -1,20 +1,18 @@
-"""MNIST / Fashion-MNIST held as whole tensors on the training device.
+"""The raw IDX files of MNIST and Fashion-MNIST: found (plain or .gz), checked, unpacked or
+downloaded, so that torchvision can decode them.
 
-Each split is decoded once by torchvision into one uint8 tensor, scaled to [0, 1]
-floats and moved to the device; batches are taken by index. There is no per-sample
-Python transform and no worker process on the hot path.
+torchvision skips its download only when the *uncompressed* files are in `<root>/<Class>/raw/`;
+a folder holding only the .gz files (as ../shared/data does) is unpacked first.
 """
 import gzip
 import os
 import shutil
 from pathlib import Path
 
-import pytorch_lightning as pl
-import torch
 from torchvision import datasets
 
-from src import choices
-from src.errors import DataError
+from src.runtime import choices
+from src.runtime.errors import DataError
 
 RAW_FILES = (
     "train-images-idx3-ubyte",
@@ -140,99 +138,3 @@ def _raw_files_root(root: str | Path, name: str, download: bool) -> Path:
         f"{DATASETS[name].__name__}/raw/, or run once with internet access so torchvision "
         f"downloads them."
     )
-
-
-class TensorBatches:
-    """An iterable of (images, labels) batches gathered by index from device tensors.
-
-    `epoch` is read at each pass so that a shuffled order depends only on (seed, epoch):
-    runs are reproducible and a resumed run sees the same order it would have seen.
-    Under DDP each rank takes every world_size-th index of the shuffled order, and the last
-    len % world_size indices are left out of the pass: every rank must run as many steps,
-    or the ranks with more wait forever in the gradients' all-reduce.
-    """
-
-    def __init__(self, images, labels, indices, batch_size, shuffle=False, seed=0,
-                 epoch=lambda: 0, rank=0, world_size=1):
-        self.images, self.labels, self.indices = images, labels, indices
-        self.batch_size, self.shuffle, self.seed, self.epoch = batch_size, shuffle, seed, epoch
-        self.rank, self.world_size = rank, world_size
-
-    def __len__(self) -> int:
-        return -(-(len(self.indices) // self.world_size) // self.batch_size)
-
-    def __iter__(self):
-        idx = self.indices
-        if self.shuffle:
-            gen = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch())
-            idx = idx[torch.randperm(len(idx), generator=gen).to(idx.device)]
-        idx = idx[self.rank:len(idx) - len(idx) % self.world_size:self.world_size]
-        for start in range(0, len(idx), self.batch_size):
-            batch = idx[start:start + self.batch_size]
-            yield self.images[batch], self.labels[batch]
-
-
-class ImageDataModule(pl.LightningDataModule):
-    """One of DATASETS, with a seeded validation hold-out taken from the training split.
-
-    `limit` keeps the first N images of each split (smoke tests); the hold-out then
-    shrinks in proportion to the kept fraction, but never below one batch.
-    """
-
-    def __init__(self, name: str, root: str, batch_size: int = 100, val_size: int = 5000,
-                 limit: int | None = None, seed: int = 0, download: bool = True,
-                 eval_batch_size: int = 1000):
-        super().__init__()
-        self.name, self.root, self.batch_size = name, root, batch_size
-        self.val_size, self.limit, self.seed = val_size, limit, seed
-        self.download, self.eval_batch_size = download, eval_batch_size
-        self.classes: list[str] = list(DATASETS[name].classes)
-        self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.classes)
-
-    def prepare_data(self) -> None:
-        ensure_raw_files(self.root, self.name, self.download)
-
-    def held_out_size(self, n_train: int) -> int:
-        if self.limit is None or self.val_size == 0:
-            return self.val_size
-        return max(self.batch_size, round(self.val_size * n_train / 60_000))
-
-    def setup(self, stage: str | None = None, device: torch.device | None = None) -> None:
-        if self.splits:
-            return
-        if device is None:
-            device = self.trainer.strategy.root_device if self.trainer else torch.device("cpu")
-        root = ensure_raw_files(self.root, self.name, download=False)  # no-op after prepare_data
-        for split, train in (("train", True), ("test", False)):
-            ds = DATASETS[self.name](str(root), train=train, download=False)
-            images, labels = ds.data[: self.limit], ds.targets[: self.limit]
-            self.splits[split] = (
-                images.to(device).unsqueeze(1).float().div_(255.0),
-                labels.to(device),
-            )
-        n_train = len(self.splits["train"][1])
-        order = torch.randperm(n_train, generator=torch.Generator().manual_seed(self.seed))
-        n_val = self.held_out_size(n_train)
-        self.val_indices = order[:n_val].sort().values.to(device)
-        self.fit_indices = order[n_val:].sort().values.to(device)
-
-    def batches(self, split: str, indices=None, **kwargs) -> TensorBatches:
-        images, labels = self.splits[split]
-        if indices is None:
-            indices = torch.arange(len(labels), device=labels.device)
-        kwargs.setdefault("batch_size", self.eval_batch_size)
-        return TensorBatches(images, labels, indices, **kwargs)
-
-    def train_dataloader(self) -> TensorBatches:
-        return self.batches(
-            "train", self.fit_indices, batch_size=self.batch_size, shuffle=True, seed=self.seed,
-            epoch=lambda: self.trainer.current_epoch,
-            rank=self.trainer.global_rank, world_size=self.trainer.world_size,
-        )
-
-    def val_dataloader(self) -> TensorBatches:
-        return self.batches("train", self.val_indices)

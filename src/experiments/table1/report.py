@@ -1,0 +1,232 @@
+"""The Table 1 report, from the stored studies alone: `python -m src.report [reproduce.key=value ...]`
+(this module; src/report.py is its short name).
+
+Reads every finished trial of reproduce.storage (src/trials/records.py) for reproduce.epochs /
+reproduce.limit and writes into reproduce.out (docs/results/):
+  table1.md, table1.csv   our best (n, m) per s of the paper, mean +- std over seeds, the
+                          paper's row and the difference; flat baselines; conv - flat gain;
+                          where every number comes from (study and trial numbers), the
+                          hardware, commits, commands and wall time; rows not run say so
+  acc_vs_s_<data>.png     test accuracy against s, ours and the paper's
+  conv_vs_flat_<data>.png the best conv and flat runs per s
+  samples_fashion_mnist.png  the paper's Figs. 2-4: samples generated from the clusters of
+                          Bag, T-shirt/top and Ankle boot (s=60, n=5), flat left, conv right
+  mnist_clusters.png      seed 001's pictures: real members and generated samples per cluster
+  studies.log             a copy of the studies read, as a journal file: with
+                          reproduce.storage=<out>/studies.log the report rebuilds from it alone
+No model is trained; the sample figures load the runs' final checkpoints, and say "not drawn"
+where those are not on this machine (a study shared through PostgreSQL, a copied journal).
+Numbers: rows.py; figures: figures.py; the markdown and CSV: here.
+"""
+import csv
+import os
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+from hydra_plugins.optuna5_sweeper.storage import masked
+from src.experiments.common.studies_copy import STUDIES_COPY, copy_studies, keep_the_copy
+from src.experiments.table1 import paper
+from src.experiments.table1.figures import Figures
+from src.experiments.table1.rows import DATASET_TITLES, NOT_RUN, Rows, fmt, mean_std, unique_runs
+from src.runtime.errors import UserError, exit_with
+from src.runtime.paths import CONF_DIR, ROOT
+from src.trials.records import open_studies, records_of
+
+DISCUSSION = ROOT / "docs" / "results" / "discussion.md"
+
+
+class Report:
+    def __init__(self, r: DictConfig):
+        self.r = r
+        self.out = Path(r.out)
+        self.storage, names = open_studies(r.storage)  # a journal file is read once, here
+        if self.storage is None:
+            raise UserError(f"Config key 'reproduce.storage': {r.storage} does not exist, so there is "
+                            "nothing to report (and the report in reproduce.out is left as it is). "
+                            "Run python -m src.reproduce first, or point reproduce.storage at its studies.")
+        keep_the_copy(r, names)
+        runs = unique_runs(records_of(self.storage, names))
+        self.runs = [x for x in runs if x["epochs"] == r.epochs and x.get("limit") == r.limit]
+        if not self.runs:
+            found = sorted({(x["epochs"], x.get("limit")) for x in runs}, key=str)
+            raise UserError(
+                f"No finished run in {masked(r.storage)} has reproduce.epochs={r.epochs} and "
+                f"reproduce.limit={r.limit}; the report in reproduce.out is left as it is. Runs there "
+                f"have (epochs, limit): {', '.join(map(str, found)) or 'none'}.")
+
+    # --- writing ---------------------------------------------------------------------------
+    def write_csv(self, rows: list[dict]) -> Path:
+        path = self.out / "table1.csv"
+        flat = []
+        for row in rows:
+            line = {}
+            for key, value in row.items():
+                if isinstance(value, list):
+                    line[f"{key} mean"] = f"{mean_std(value)[0]:.4f}" if value else NOT_RUN
+                    line[f"{key} std"] = f"{mean_std(value)[1]:.4f}" if value else NOT_RUN
+                elif value is None:
+                    line[key] = NOT_RUN
+                else:
+                    line[key] = f"{value:.4f}" if isinstance(value, float) else value
+            flat.append(line)
+        with open(path, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(flat[0]))
+            writer.writeheader()
+            writer.writerows(flat)
+        return path
+
+    def write(self) -> Path:
+        self.out.mkdir(parents=True, exist_ok=True)
+        table, plots = Rows(self.r, self.runs, self.storage), Figures(self.runs, self.out)
+        rows, baselines, prov = table.table_rows(), table.baseline_rows(), table.provenance()
+        figures = [plots.plot_acc_vs_s(rows, d) for d in paper.FLAT_BASELINE]
+        figures += [plots.plot_conv_vs_flat(rows, d) for d in paper.FLAT_BASELINE]
+        samples, diversity = plots.plot_samples()
+        clusters, cluster_run = plots.plot_mnist_clusters()
+        self.write_csv(rows)
+        copy_studies(self.r, self.storage, {x["study"] for x in self.runs})
+        lines = self.header(prov)
+        lines += self.conv_table(rows) + self.baseline_table(baselines) + self.gain_table(rows)
+        lines += self.figure_section(figures, samples, diversity, clusters, cluster_run)
+        lines += self.verdicts(rows, baselines)
+        lines += self.provenance_section(prov)
+        path = self.out / "table1.md"
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    def relative(self, path: Path) -> str:
+        """A link from the report's folder (docs/results, or another reproduce.out) to `path`."""
+        return Path(os.path.relpath(path, self.out.resolve())).as_posix()
+
+    def header(self, prov: dict) -> list[str]:
+        limit = f", first {self.r.limit} images of each split" if self.r.limit else ""
+        return [
+            "# Table 1, reproduced",
+            "",
+            f"Written by `python -m src.report` from {prov['runs']} finished runs in `{masked(str(self.r.storage))}` "
+            f"({self.r.epochs} epochs{limit}). Every number traces to its trials (`study#trial`, "
+            f"in table1.csv), kept beside this file in [{STUDIES_COPY}]({STUDIES_COPY}), a copy of those "
+            f"studies: `python -m src.report reproduce.storage={self.out / STUDIES_COPY} "
+            f"reproduce.out={self.out}` rebuilds the report from it (the two pictures drawn from "
+            "checkpoints only where the run directories are). Rows without runs say \"not run\". "
+            "Accuracy in %; mean ± std over "
+            "seeds; the paper's column is compared with majority-vote accuracy (seed 001's "
+            "metric; the paper does not name its own). The model and loss are the reading of "
+            f"../shared/SPEC.md section 1 described in [discussion.md]({self.relative(DISCUSSION)}).",
+            "",
+        ]
+
+    def conv_table(self, rows: list[dict]) -> list[str]:
+        lines = ["## Conv-optimized VAE: best (n, m) per s", "",
+                 "| data set | s | paper n, m | our n, m | (n, m) tried | seeds | loss train | loss test "
+                 "| paper loss train / test | acc train (maj.) | acc test (maj.) | paper acc test | diff "
+                 "| acc test (Hungarian) |",
+                 "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        for r in rows:
+            ran = bool(r["seeds"])
+            lines.append(
+                f"| {DATASET_TITLES[r['dataset']]} | {r['s']} | {r['paper n']}, {r['paper m']} | "
+                + (f"{r['n']}, {r['m']} | {r['(n, m) tried']} | {r['seeds']} | " if ran else f"{NOT_RUN} | 0 | 0 | ")
+                + f"{fmt(r['loss train'])} | {fmt(r['loss test'])} | {r['paper loss train']} / {r['paper loss test']} | "
+                f"{fmt(r['acc train (majority)'])} | {fmt(r['acc test (majority)'])} | {r['paper acc test']} | "
+                + (f"{r['diff acc test']:+.2f}" if ran else NOT_RUN)
+                + f" | {fmt(r['acc test (Hungarian)'])} |")
+        return lines + [""]
+
+    def baseline_table(self, baselines: list[dict]) -> list[str]:
+        lines = ["## Flat-VAE baseline at the paper's peak", "",
+                 "| data set | s | m | seeds | acc test (maj.) | paper | diff | acc test (Hungarian) |",
+                 "|---|---|---|---|---|---|---|---|"]
+        for b in baselines:
+            diff = f"{b['diff']:+.2f}" if b["diff"] is not None else NOT_RUN
+            lines.append(f"| {DATASET_TITLES[b['dataset']]} | {b['s']} | {b['m']} | {b['seeds']} | "
+                         f"{fmt(b['acc test (majority)'])} | {b['paper']} | {diff} | {fmt(b['acc test (Hungarian)'])} |")
+        lines += ["", "Reference lines (not run here): "
+                  + "; ".join(f"{DATASET_TITLES[d]}: {name} {acc}%" for d, refs in paper.REFERENCES.items()
+                              for name, acc in refs) + ".", ""]
+        return lines
+
+    def gain_table(self, rows: list[dict]) -> list[str]:
+        lines = [f"## Conv minus flat (the paper claims about {paper.CLAIMED_GAIN:.0f} points)", "",
+                 "Same data set and s; each model at its best m (and n), test accuracy, majority vote.", "",
+                 "| data set | s | conv | flat (m) | conv - flat |", "|---|---|---|---|---|"]
+        for r in rows:
+            if r["acc test (majority)"] or r["flat acc test (majority)"]:
+                gain = f"{r['conv - flat']:+.2f}" if r["conv - flat"] is not None else NOT_RUN
+                lines.append(f"| {DATASET_TITLES[r['dataset']]} | {r['s']} | {fmt(r['acc test (majority)'])} | "
+                             f"{fmt(r['flat acc test (majority)'])} ({r['flat m']}) | {gain} |")
+        if len(lines) == 6:
+            lines.append(f"| all | - | {NOT_RUN} | {NOT_RUN} | {NOT_RUN} |")
+        return lines + [""]
+
+    def figure_section(self, figures, samples, diversity, clusters, cluster_run) -> list[str]:
+        lines = ["## Figures", ""] + [f"![{p.stem}]({p.name})" for p in figures] + [""]
+        if isinstance(samples, str):
+            lines += [f"Generated samples per class (Fashion-MNIST, s=60, n=5, flat and conv): {samples}.", ""]
+        else:
+            lines += [f"![samples]({samples.name})", "",
+                      "Diversity: mean pairwise Euclidean distance between the generated samples "
+                      "(784 pixels in [0, 1]) of the cluster matched to the class; higher is more diverse.", "",
+                      "| class | flat | conv | trials (flat, conv) |", "|---|---|---|---|"]
+            by = {(d["class"], d["model"]): d for d in diversity}
+            for name in paper.FIGURE_CLASSES:
+                f, c = by[(name, "flat_vae")], by[(name, "conv_vae")]
+                lines.append(f"| {name} | {f['diversity']:.2f} | {c['diversity']:.2f} | {f['trial']}, {c['trial']} |")
+            lines.append("")
+        if isinstance(clusters, str):
+            lines += [f"MNIST clusters (real members, generated samples): {clusters}.", ""]
+        else:
+            lines += [f"MNIST, best conv run by validation accuracy (s={cluster_run['latent']}, "
+                      f"n={cluster_run['layers']}, m={cluster_run['hidden']}, "
+                      f"{cluster_run['study']}#{cluster_run['trial']}): real test images per cluster "
+                      "(left) and samples generated from it (right).", "", f"![mnist clusters]({clusters.name})", ""]
+        return lines
+
+    def verdicts(self, rows: list[dict], baselines: list[dict]) -> list[str]:
+        """Which rows reproduce: our mean within 2 points of the paper's value, or above it."""
+        lines = ["## Which rows reproduce", "",
+                 "A row reproduces when our mean test accuracy (majority vote) is at most 2 points "
+                 "below the paper's, or above it.", ""]
+        for r in rows:
+            if not r["seeds"]:
+                continue
+            verdict = "reproduces" if r["diff acc test"] >= -2 else "does not reproduce"
+            lines.append(f"- {DATASET_TITLES[r['dataset']]} s={r['s']}: {fmt(r['acc test (majority)'])} "
+                         f"against {r['paper acc test']} ({r['diff acc test']:+.2f}): {verdict}.")
+        for b in baselines:
+            if b["seeds"]:
+                verdict = "reproduces" if b["diff"] >= -2 else "does not reproduce"
+                lines.append(f"- flat baseline {DATASET_TITLES[b['dataset']]} s={b['s']} m={b['m']}: "
+                             f"{fmt(b['acc test (majority)'])} against {b['paper']} ({b['diff']:+.2f}): {verdict}.")
+        missing = [f"{DATASET_TITLES[r['dataset']]} s={r['s']}" for r in rows if not r["seeds"]]
+        if missing:
+            lines.append(f"- not run: {', '.join(missing)}.")
+        return lines + [""]
+
+    def provenance_section(self, prov: dict) -> list[str]:
+        return ["## Runs behind this report", "",
+                f"- hardware: {'; '.join(prov['hardware']) or NOT_RUN} (trials ran on: "
+                f"{', '.join(prov['devices']) or NOT_RUN})",
+                f"- commits: {', '.join(prov['commits']) or NOT_RUN}",
+                f"- {prov['runs']} runs; training wall time {prov['train_seconds'] / 60:.1f} min in all, "
+                f"sweeps (start-up included) {prov['sweep_seconds'] / 60:.1f} min",
+                "- commands:", *[f"  - `{c}`" for c in prov["commands"]],
+                f"- studies: {', '.join(f'`{s}`' for s in prov['studies'])}", ""]
+
+
+def build_report(r: DictConfig) -> Path:
+    return Report(r).write()
+
+
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="reproduce")
+def main(cfg: DictConfig) -> None:
+    try:
+        print(build_report(cfg.reproduce))
+    except UserError as exc:
+        exit_with(exc)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,146 @@
+"""Reproduce Table 1 with one command: `python -m src.reproduce [reproduce.key=value ...]`
+(this module; src/reproduce.py is its short name).
+
+For each data set, through the project's sweeper (`python -m src.train -m sweep=...`), all
+studies in one Optuna storage (conf/reproduce.yaml):
+  1. the conv model over its (n, m) grid at each s of the paper, and the flat baseline over
+     m, at seed 0; `reproduce.grid=paper` runs only the paper's (n, m) per s;
+  2. seeds 1..seeds-1 of the best (n, m) of each s (by validation accuracy);
+then writes the report (report.py beside this file). Every GPU found runs trials (trials_per_gpu each);
+without one, the CPU does (`reproduce.cpu_jobs` trials at once). `reproduce.parallel_studies`
+sweeps run at once (a study's seeds start as soon as its grid is done), each writing its
+output to <dir>/<study>/sweep.log when there is more than one. Everything resumes: run the
+same command again and only what is missing runs.
+"""
+import sys
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from src.experiments.common.studies_copy import keep_the_copy
+from src.experiments.common.sweep_pool import run_studies
+from src.experiments.table1 import paper
+from src.experiments.table1.report import build_report
+from src.experiments.table1.studies import KINDS, best_point, study_name
+from src.runtime.config_check import min_limit
+from src.runtime.errors import UserError, exit_with
+from src.runtime.paths import CONF_DIR
+from src.trials.records import finished_runs, open_studies
+
+GRIDS = ("full", "paper")
+MAX_SEEDS = 10
+
+
+def check(r: DictConfig) -> None:
+    def bad(key, value, allowed):
+        raise UserError(f"Config key 'reproduce.{key}' is {value!r}; allowed: {allowed}.")
+
+    if not r.datasets or any(d not in ("mnist", "fashion_mnist") for d in r.datasets):
+        bad("datasets", OmegaConf.to_container(r.datasets), "a non-empty list of mnist, fashion_mnist")
+    if r.grid not in GRIDS:
+        bad("grid", r.grid, " or ".join(GRIDS))
+    for key in ("epochs", "seeds", "trials_per_gpu", "cpu_jobs", "parallel_studies"):
+        if not isinstance(r[key], int) or isinstance(r[key], bool) or r[key] < 1:
+            bad(key, r[key], "an integer >= 1")
+    if r.seeds > MAX_SEEDS:
+        bad("seeds", r.seeds, f"at most {MAX_SEEDS}")
+    if not r.models or any(m not in KINDS for m in r.models):
+        bad("models", OmegaConf.to_container(r.models), f"a non-empty list of {', '.join(KINDS)}")
+    batch_size = OmegaConf.load(CONF_DIR / "train.yaml").batch_size  # what every trial trains with
+    if r.limit is not None and (not isinstance(r.limit, int) or r.limit < min_limit(batch_size)):
+        bad("limit", r.limit, f"null or an integer >= {min_limit(batch_size)} (a trial's dataset.limit: "
+                              f"two batches of {batch_size})")
+    if r.latent is not None and (not OmegaConf.is_list(r.latent) or not r.latent
+                                 or not all(isinstance(s, int) and s >= 1 for s in r.latent)):
+        bad("latent", r.latent, "null (every s of the paper) or a list of integers >= 1, e.g. [10,60]")
+    if r.latent is not None:
+        known = {s for d in r.datasets for m in r.models for s in latents(d, m)}
+        unknown = [s for s in r.latent if s not in known]
+        if unknown:
+            bad("latent", OmegaConf.to_container(r.latent),
+                "s values of the paper's Table 1 for the chosen data sets and models: "
+                + "; ".join(f"{d} {m}: {', '.join(map(str, latents(d, m)))}" for d in r.datasets for m in r.models))
+
+
+def latents(dataset: str, model: str) -> list[int]:
+    """The s of the paper's Table 1 rows for this data set (flat: and its peak's s)."""
+    wanted = paper.latents(dataset)
+    if model == "flat_vae":
+        wanted = sorted({*wanted, paper.FLAT_BASELINE[dataset].latent})
+    return wanted
+
+
+def chosen_latents(r: DictConfig, dataset: str, model: str) -> list[int]:
+    return [s for s in latents(dataset, model) if r.latent is None or s in r.latent]
+
+
+def grid_sweeps(r: DictConfig, dataset: str, model: str) -> list[dict]:
+    """Stage 1, at seed 0: a study per s, over the sweep file's (n, m) grid or the paper's point.
+
+    A study per s, because Optuna keeps a parameter's choices fixed within a study: another
+    grid is another study."""
+    prefix = study_name(model, dataset, r.epochs, r.limit)
+    if r.grid == "full":
+        return [{"stage": "grid", "model": model, "dataset": dataset, "study": f"{prefix}_s{s}",
+                 "sweep": f"{KINDS[model]}_{dataset}",
+                 "fixed": {"latent": s}, "params": {}} for s in chosen_latents(r, dataset, model)]
+    points = {row.latent: (row.layers, row.hidden) for row in paper.rows(dataset)}
+    if model == "flat_vae":
+        base = paper.FLAT_BASELINE[dataset]
+        points[base.latent] = (None, base.hidden)
+    sweeps = []
+    for s in chosen_latents(r, dataset, model):
+        layers, hidden = points[s]
+        params = {"hidden": [hidden]} if model == "flat_vae" else {"layers": [layers], "hidden": [hidden]}
+        sweeps.append({"stage": "grid", "model": model, "dataset": dataset, "study": f"{prefix}_s{s}_paper",
+                       "sweep": f"{KINDS[model]}_{dataset}",
+                       "fixed": {"latent": s}, "params": params})
+    return sweeps
+
+
+def seed_sweep(r: DictConfig, grid_sweep: dict) -> dict | None:
+    """Stage 2 of a grid study: seeds 1..seeds-1 of its best (n, m), by seed 0's validation accuracy.
+
+    The study's grid is every seed up to MAX_SEEDS, run in order and stopped after
+    seeds-1 of them, so that asking for more seeds later adds to the same study."""
+    model, dataset, s = grid_sweep["model"], grid_sweep["dataset"], grid_sweep["fixed"]["latent"]
+    if r.seeds < 2:
+        return None
+    best = best_point(finished_runs(r.storage), model, dataset, s, r.epochs, r.limit)
+    if best is None:
+        return None
+    fixed = {"latent": s, "hidden": best["hidden"]}
+    n = ""
+    if model == "conv_vae":
+        fixed["layers"], n = best["layers"], f"_n{best['layers']}"
+    prefix = study_name(model, dataset, r.epochs, r.limit)
+    return {"stage": "seeds", "model": model, "dataset": dataset, "sweep": grid_sweep["sweep"],
+            "study": f"{prefix}_s{s}{n}_m{best['hidden']}_seeds", "fixed": fixed,
+            "params": {"seed": list(range(1, MAX_SEEDS))}, "n_trials": r.seeds - 1}
+
+
+def reproduce(r: DictConfig) -> int:
+    """Every grid study, then each one's seeds study as soon as the grid study is done."""
+    grids = [sweep for dataset in r.datasets for model in r.models for sweep in grid_sweeps(r, dataset, model)]
+    return run_studies(r, grids, lambda sweep: seed_sweep(r, sweep) if sweep["stage"] == "grid" else None)
+
+
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="reproduce")
+def main(cfg: DictConfig) -> None:
+    try:
+        check(cfg.reproduce)
+        if cfg.reproduce.report:  # not hours of runs before a report that cannot be written
+            keep_the_copy(cfg.reproduce, open_studies(cfg.reproduce.storage)[1])
+        rc = reproduce(cfg.reproduce)
+        if cfg.reproduce.report:
+            print(f"report: {build_report(cfg.reproduce)}", flush=True)
+    except UserError as exc:
+        exit_with(exc)
+    except KeyboardInterrupt:
+        print("Interrupted; run the same command again to go on where it stopped.", file=sys.stderr)
+        sys.exit(130)
+    sys.exit(rc)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+"""Bottlenecks: between the encoder's features and the decoder's input vector."""
+import torch
+from torch import nn
+
+
+class MixturePrior(nn.Module):
+    """Seed 001's clustering VAE core, read into the paper (SPEC 1): a Gaussian posterior
+    q(z|x), a classifier p(y|z) and a prior N(mu_y, I) per class.
+
+    It holds the paper's fully connected layers too: features -> `hidden` units (no
+    activation, paper section 2) -> mean and log-variance heads of size `latent`; and
+    z -> `hidden`, ReLU -> the decoder's input. They are created in that order, then the
+    classifier (latent -> classifier_hidden ReLU -> classes) and the class means, which fixes
+    the initial weights a seed gives (and so the numbers of every stored run).
+    prior: learned (mu_y learned, starting at 0 as in seed 001) or standard (every mu_y
+    fixed at 0: the paper's Eq. 3 as written).
+    """
+
+    def __init__(self, in_features: int, out_features: int, latent: int, hidden: int, num_classes: int = 10,
+                 classifier_hidden: int = 256, prior: str = "learned"):
+        super().__init__()
+        self.to_hidden = nn.Linear(in_features, hidden)
+        self.mean_head = nn.Linear(hidden, latent)
+        self.logvar_head = nn.Linear(hidden, latent)
+        self.from_latent = nn.Sequential(nn.Linear(latent, hidden), nn.ReLU(), nn.Linear(hidden, out_features))
+        self.classifier = nn.Sequential(
+            nn.Linear(latent, classifier_hidden), nn.ReLU(), nn.Linear(classifier_hidden, num_classes))
+        means = torch.zeros(num_classes, latent)
+        if prior == "learned":
+            self.class_means = nn.Parameter(means)
+        else:
+            self.register_buffer("class_means", means)
+
+    def posterior(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mu, logvar) of q(z|x)."""
+        h = self.to_hidden(features)
+        return self.mean_head(h), self.logvar_head(h)
+
+    @staticmethod
+    def sample(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+        return mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+
+    def class_probs(self, z: torch.Tensor) -> torch.Tensor:
+        """p(y|z)."""
+        return torch.softmax(self.classifier(z), dim=1)
+
+    def assign(self, mu: torch.Tensor) -> torch.Tensor:
+        """argmax p(y|z) at z = the posterior mean."""
+        return self.classifier(mu).argmax(1)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return self.from_latent(z)
+
+    def prior_samples(self, per_class: int, generator=None) -> torch.Tensor:
+        """z ~ N(mu_y, I) for every class: (classes, per_class, latent)."""
+        k, d = self.class_means.shape
+        noise = torch.randn(k, per_class, d, generator=generator).to(self.class_means.device)
+        return self.class_means.unsqueeze(1) + noise

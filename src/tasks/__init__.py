@@ -1,0 +1,12 @@
+"""Evaluations of a trained model, one module each, one contract (src/tasks/base.py).
+
+`tasks` in conf/train.yaml lists a run's tasks; each result is stored in the run's
+metrics.json under the task's name. `python -m src.evaluate run=<run dir>` runs them again
+on a finished run. A new task: its module here, and its name below.
+"""
+# name -> class; strings, so that the config check can read the names without importing torch
+TASKS = {
+    "loss": "src.tasks.loss.Loss",
+    "clustering": "src.tasks.clustering.Clustering",
+    "pictures": "src.tasks.pictures.Pictures",
+}

@@ -1,0 +1,67 @@
+"""The task contract, and running a run's tasks.
+
+A task takes the trained model, the data module (set up, splits on the model's device)
+and the run directory, and returns a dict, stored in metrics.json under its name. It
+declares the model capabilities it needs (src/models/base.py: encode, decode, sample,
+assign); a model lacking one gets the task skipped, and the reason stored instead.
+`trial_attrs` names what of its result goes to the run's Optuna trial.
+"""
+from pathlib import Path
+
+import torch
+from hydra.utils import get_class
+
+from src.tasks import TASKS
+
+
+class Task:
+    name = ""
+    needs: tuple[str, ...] = ()
+
+    def __call__(self, model, datamodule, run_dir: Path) -> dict:
+        raise NotImplementedError
+
+    def trial_attrs(self, result: dict) -> dict:
+        return {}
+
+
+def splits(datamodule) -> dict:
+    """The batches of each split a score is reported for: the images trained on, the
+    held-out validation images (the objective of sweeps) and the test set."""
+    return {"train": datamodule.batches("train"),
+            "val": datamodule.batches("train", datamodule.val_indices),
+            "test": datamodule.batches("test")}
+
+
+def build(name: str) -> Task:
+    return get_class(TASKS[name])()
+
+
+def missing(task: Task, model) -> list[str]:
+    return [need for need in task.needs if not model.can(need)]
+
+
+@torch.no_grad()
+def run_tasks(names, model, datamodule, run_dir: Path) -> dict:
+    """{task name: result} for `names`, in order, with the model in eval mode."""
+    was_training = model.training
+    model.eval()
+    results = {}
+    try:
+        for name in names:
+            task = build(name)
+            lacking = missing(task, model)
+            results[name] = task(model, datamodule, Path(run_dir)) if not lacking else {
+                "skipped": f"{type(model).__name__} cannot {', '.join(lacking)} (task {name} needs it)"}
+    finally:
+        model.train(was_training)
+    return results
+
+
+def trial_attrs(results: dict) -> dict:
+    """What the tasks' results put on the run's Optuna trial."""
+    attrs = {}
+    for name, result in results.items():
+        if "skipped" not in result:
+            attrs.update(build(name).trial_attrs(result))
+    return attrs

@@ -1,0 +1,19 @@
+"""The model's loss terms, averaged over each split (for the clustering VAE: the paper's form)."""
+from src.tasks.base import Task, splits
+from src.tasks.scores import SplitAccumulator
+
+
+class Loss(Task):
+    name = "loss"
+
+    def __call__(self, model, datamodule, run_dir) -> dict:
+        results = {}
+        for split, batches in splits(datamodule).items():
+            acc = SplitAccumulator()
+            for x, y in batches:
+                acc.update(model.loss_terms(x), None, y)
+            results[split] = acc.compute()
+        return results
+
+    def trial_attrs(self, result: dict) -> dict:
+        return {f"{split}_loss": scores["loss"] for split, scores in result.items()}

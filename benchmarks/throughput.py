@@ -109,7 +109,7 @@ def step_flops(cfg, num_classes: int, batch_size: int) -> int:
     model = instantiate(cfg.model, num_classes=num_classes, compile=False)
     x = torch.rand(batch_size, 1, 28, 28)
     with FlopCounterMode(display=False) as counter:
-        model.batch_terms(x)["loss"].backward()
+        model.loss_terms(x)["loss"].backward()
     return counter.get_total_flops()
 
 

@@ -1,41 +1,40 @@
+"""Fixtures every test folder shares. Tests of mechanics use `data_dir`, a small generated
+data set in torchvision's layout (tests/helpers/idx_data.py), so that they run anywhere;
+only tests whose subject is the real MNIST use `real_data_dir`, and skip without it."""
 import os
-import signal
-import subprocess
-import sys
+import tempfile
+from functools import lru_cache
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers.idx_data import write_idx_dataset
+from tests.helpers.processes import ROOT
+
 # One compute thread per process: tests run several training processes side by side (and
 # two pytest workers), and more threads than cores make each of them slower.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
-def data_dir_or_skip() -> Path:
-    data_dir = Path(os.environ.get("DATA_DIR", ROOT / "data"))
-    if not any((data_dir / "MNIST" / "raw").glob("train-images-idx3-ubyte*")):
-        pytest.skip(f"no MNIST under {data_dir}: set DATA_DIR (e.g. DATA_DIR=../shared/data)")
-    return data_dir
+@lru_cache(maxsize=None)
+def generated_data() -> Path:
+    """The generated data set, written once per test process."""
+    return write_idx_dataset(Path(tempfile.mkdtemp(prefix="idx-data-")))
+
+
+def data_env() -> dict:
+    """The environment of an entry point run on the generated data."""
+    return {"DATA_DIR": str(generated_data())}
 
 
 @pytest.fixture
 def data_dir() -> Path:
-    return data_dir_or_skip()
+    return generated_data()
 
 
-def run_module(module: str, *args: str, env: dict | None = None, timeout: int = 600):
-    """Run `python -m module args...` from the repository root, as a user would.
-
-    In a process group of its own: at the timeout every process it started is killed too
-    (DDP ranks, sweep workers), not only the first, and TimeoutExpired is raised."""
-    command = [sys.executable, "-m", module, *args]
-    with subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                          env={**os.environ, **(env or {})}, start_new_session=True) as process:
-        try:
-            stdout, stderr = process.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.communicate()
-            raise
-    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+@pytest.fixture
+def real_data_dir() -> Path:
+    data_dir = Path(os.environ.get("DATA_DIR", ROOT / "data"))
+    if not any((data_dir / "MNIST" / "raw").glob("train-images-idx3-ubyte*")):
+        pytest.skip(f"needs the real MNIST: none under {data_dir}; set DATA_DIR (e.g. DATA_DIR=../shared/data)")
+    return data_dir

@@ -477,17 +477,21 @@ class Sweep:
         trials: List[optuna.Trial] = []
         heartbeat = None
         try:
+            # The attributes written right after the claim are storage writes too: a signal
+            # inside a journal file's lock leaves the lock half released (seen: the next write
+            # failed on the lock's missing rename file, and the trial stayed RUNNING).
             with interrupt.deferred():
                 while len(trials) < count:
                     trial = self._claim(study)
                     if trial is None:
                         break
                     trials.append(trial)
+                if trials:
+                    heartbeat = Heartbeat(study._storage, [t._trial_id for t in trials], self.heartbeat_interval)
+                    overrides = [self._overrides(t, slot) for slot, t in enumerate(trials)]
             interrupt.check()
             if not trials:
                 return 0
-            heartbeat = Heartbeat(study._storage, [t._trial_id for t in trials], self.heartbeat_interval)
-            overrides = [self._overrides(t, slot) for slot, t in enumerate(trials)]
             # Job numbers are trial numbers, so a run directory keeps its trial's number.
             returns: List[JobReturn] = []
             start = 0
@@ -507,8 +511,9 @@ class Sweep:
                 self._interrupted(study, trial, exc)
             raise
         heartbeat.stop()
-        for trial, ret in zip(trials, returns):
-            self._record(study, trial, ret)
+        with interrupt.deferred():  # recorded whole; a signal meanwhile stops the next claim
+            for trial, ret in zip(trials, returns):
+                self._record(study, trial, ret)
         return len(trials)
 
     def _interrupted(self, study: optuna.Study, trial: optuna.Trial, exc: BaseException) -> None:

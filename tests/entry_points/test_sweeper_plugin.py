@@ -5,18 +5,22 @@ documentation shows), not the project's trainer; the project's sweeps are in tes
 """
 import os
 import subprocess
-import time
 import sys
+import time
 from pathlib import Path
 
 import optuna
 import pytest
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.distributions import (
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
 
 from hydra_plugins.optuna5_sweeper._search_space import format_value, parse
 
-APP = Path(__file__).parent / "standalone_app" / "app.py"
+APP = Path(__file__).parents[1] / "helpers" / "standalone_app" / "app.py"
 
 
 def run_app(tmp_path: Path, *args: str, env: dict | None = None):
@@ -126,6 +130,7 @@ def test_a_pruner_optuna_cannot_build_is_named(tmp_path):
     assert "hydra.sweeper.pruner" in result.stderr and "lower or upper" in result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("gpus, per_gpu, expected", [("[0,1]", 1, [{0}, {1}]), ("[3]", 2, [{3}, {3}])])
 def test_n_jobs_workers_are_pinned_to_gpus_round_robin(tmp_path, gpus, per_gpu, expected):
     # No GPU is needed: the pinning is the CUDA_VISIBLE_DEVICES each worker is started with.
@@ -164,6 +169,7 @@ def test_unreachable_database_fails_fast_with_the_password_masked(tmp_path):
     assert "secret-pw" not in result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_a_grid_widened_by_a_parameter_runs_its_new_points_and_a_done_grid_starts_no_worker(tmp_path):
     store = tmp_path / "study.log"
     base = ["hydra/sweeper/sampler=grid", f"hydra.sweeper.storage={store}", "x=choice(1,2)"]

@@ -8,10 +8,11 @@ import sys
 import pytest
 import torch
 
-from tests.conftest import ROOT, run_module
-from tests.test_sweep_faults import wait_for
+from tests.helpers.processes import ROOT, run_module, wait_for
 
-TINY = ["dataset.limit=256", "latent=4", "hidden=32", "pictures=false"]  # small, quick checkpoints
+pytestmark = pytest.mark.slow  # sweeps and several training processes: minutes
+
+TINY = ["dataset.limit=256", "latent=4", "hidden=32", "tasks=[loss,clustering]"]  # small, quick checkpoints
 EPOCHS = 6
 
 

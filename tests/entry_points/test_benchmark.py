@@ -1,10 +1,13 @@
 import re
 
+import pytest
 from optuna.trial import TrialState
 
 from benchmarks.throughput import project_config, step_flops
-from tests.conftest import run_module
-from tests.test_reproduce import study_trials
+from tests.entry_points.test_reproduce import study_trials
+from tests.helpers.processes import run_module
+
+pytestmark = pytest.mark.slow  # sweeps and several training processes: minutes
 
 
 def test_throughput_benchmark_runs_on_a_tiny_subset(data_dir):

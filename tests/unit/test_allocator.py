@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.helpers.processes import ROOT
 
 STEP_FAULTS = """
 import resource, sys
@@ -22,7 +22,7 @@ optimizer = model.configure_optimizers()
 x = torch.rand(100, 1, 28, 28)
 
 def step():
-    model.batch_terms(x)["loss"].backward()
+    model.loss_terms(x)["loss"].backward()
     optimizer.step()
     optimizer.zero_grad()
 

@@ -17,12 +17,15 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from tests import postgres_server
-from tests.conftest import ROOT, data_dir_or_skip, run_module
+from tests.conftest import data_env
+from tests.helpers import postgres_server
+from tests.helpers.processes import ROOT, run_module
 
-TINY = ["epochs=1", "dataset.limit=256", "pictures=false"]
+pytestmark = pytest.mark.slow  # sweeps and several training processes: minutes
+
+TINY = ["epochs=1", "dataset.limit=256", "tasks=[loss,clustering]"]
 # The flat model uncompiled where compiling is not what a test is about: a compile costs
-# 4.5 s per process from the inductor cache, 27 s without (docs/speed.md; tests/test_models.py
+# 4.5 s per process from the inductor cache, 27 s without (docs/speed.md; tests/unit/test_models.py
 # and test_run_faults.py run it compiled).
 EAGER = ["model.compile=false"]
 # A 4-point grid of the Table 1 sweep, small enough for a test.
@@ -42,7 +45,7 @@ def sweep_command(*args: str) -> list[str]:
 
 
 def env_with_data() -> dict:
-    return {**os.environ, "DATA_DIR": str(data_dir_or_skip())}
+    return {**os.environ, **data_env()}
 
 
 def trials(storage, name: str) -> list[optuna.trial.FrozenTrial]:
@@ -58,7 +61,7 @@ def search_study(tmp_path_factory):
     """(a) three TPE trials of search_mnist; shared with the dashboard test."""
     tmp = tmp_path_factory.mktemp("search")
     result = run_module("src.train", "-m", "sweep=search_mnist", "hydra.sweeper.n_trials=3", *TINY,
-                        *sweep_args(tmp), env={"DATA_DIR": str(data_dir_or_skip())})
+                        *sweep_args(tmp), env=data_env())
     assert result.returncode == 0, result.stderr[-3000:]
     return tmp, result
 
@@ -73,10 +76,11 @@ def test_search_stores_complete_trials_with_their_attributes(search_study):
         attrs = t.user_attrs
         run_dir = Path(attrs["run_dir"])
         metrics = json.loads((run_dir / "metrics.json").read_text())
-        assert t.value == pytest.approx(metrics["val"]["acc"])  # the objective is val, not test
+        assert t.value == pytest.approx(metrics["clustering"]["val"]["acc"])  # the objective is val, not test
         for split in ("train", "test"):
-            for score in ("acc", "acc_majority", "nmi", "ari", "loss"):
-                assert attrs[f"{split}_{score}"] == pytest.approx(metrics[split][score])
+            for score in ("acc", "acc_majority", "nmi", "ari"):
+                assert attrs[f"{split}_{score}"] == pytest.approx(metrics["clustering"][split][score])
+            assert attrs[f"{split}_loss"] == pytest.approx(metrics["loss"][split]["loss"])
         assert attrs["device"] == "cpu" and attrs["wall_seconds"] > 0
         assert list(t.intermediate_values) == [0]  # one epoch: one reported val accuracy
     lines = [l for l in result.stdout.splitlines() if l.startswith("trial ")]
@@ -119,7 +123,7 @@ def test_dashboard_serves_the_study(search_study):
 
 def test_interrupted_grid_resumes_without_running_a_point_twice(tmp_path):
     env = env_with_data()
-    args = [*GRID4, "epochs=10", "dataset.limit=256", "pictures=false", *sweep_args(tmp_path)]
+    args = [*GRID4, "epochs=10", "dataset.limit=256", "tasks=[loss,clustering]", *sweep_args(tmp_path)]
     storage = journal(tmp_path / "study.log")
     proc = subprocess.Popen(sweep_command(*args), cwd=ROOT, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -163,7 +167,7 @@ def test_nan_trial_is_fail_with_its_reason_and_the_sweep_completes(tmp_path):
     result = run_module("src.train", "-m", "sweep=flat_mnist", *EAGER, "latent=5", "hidden=100",
                         "lr=choice(0.001,1e30)",
                         "hydra.sweeper.max_failure_rate=0.5",
-                        *TINY, *sweep_args(tmp_path), env={"DATA_DIR": str(data_dir_or_skip())})
+                        *TINY, *sweep_args(tmp_path), env=data_env())
     assert result.returncode == 0, result.stderr[-3000:]
     by_lr = {t.params["lr"]: t for t in trials(journal(tmp_path / "study.log"), "flat_mnist")}
     assert by_lr[0.001].state == TrialState.COMPLETE
@@ -175,8 +179,8 @@ def test_nan_trial_is_fail_with_its_reason_and_the_sweep_completes(tmp_path):
 def test_pruned_trials_end_as_pruned(tmp_path):
     result = run_module("src.train", "-m", "sweep=flat_mnist", *EAGER, "latent=choice(2,5)", "hidden=100",
                         "hydra/sweeper/pruner=threshold", "hydra.sweeper.pruner.lower=1.01", "epochs=2",
-                        "dataset.limit=256", "pictures=false", *sweep_args(tmp_path),
-                        env={"DATA_DIR": str(data_dir_or_skip())})
+                        "dataset.limit=256", "tasks=[loss,clustering]", *sweep_args(tmp_path),
+                        env=data_env())
     assert result.returncode == 0, result.stderr[-3000:]
     ts = trials(journal(tmp_path / "study.log"), "flat_mnist")
     assert [t.state for t in ts] == [TrialState.PRUNED] * 2
@@ -185,8 +189,8 @@ def test_pruned_trials_end_as_pruned(tmp_path):
 
 def test_multi_objective_search_keeps_a_pareto_front(tmp_path):
     result = run_module("src.train", "-m", "sweep=flat_mnist", *EAGER, "latent=5", "hidden=choice(100,200)",
-                        "objective=[val.acc,parameters]", "hydra.sweeper.direction=[maximize,minimize]",
-                        *TINY, *sweep_args(tmp_path), env={"DATA_DIR": str(data_dir_or_skip())})
+                        "objective=[clustering.val.acc,parameters]", "hydra.sweeper.direction=[maximize,minimize]",
+                        *TINY, *sweep_args(tmp_path), env=data_env())
     assert result.returncode == 0, result.stderr[-3000:]
     ts = trials(journal(tmp_path / "study.log"), "flat_mnist")
     assert all(len(t.values) == 2 and t.values[1] == t.user_attrs["parameters"] for t in ts)
@@ -215,7 +219,7 @@ def test_two_workers_share_one_study_and_run_each_point_once(tmp_path):
 
 def test_n_jobs_starts_workers_that_share_the_study(tmp_path):
     result = run_module("src.train", "-m", *GRID4, *TINY, "hydra.sweeper.n_jobs=2", *sweep_args(tmp_path),
-                        env={"DATA_DIR": str(data_dir_or_skip())})
+                        env=data_env())
     assert result.returncode == 0, result.stderr[-3000:]
     ts = trials(journal(tmp_path / "study.log"), "table1_mnist")
     assert_each_point_once(ts, 4)
@@ -266,8 +270,8 @@ def test_joblib_launcher_runs_batches_in_other_processes_that_still_reach_their_
     result = run_module("src.train", "-m", "sweep=flat_mnist", *EAGER, "latent=choice(2,5)", "hidden=100",
                         "hydra/launcher=joblib", "hydra.sweeper.n_jobs=2",
                         "hydra/sweeper/pruner=threshold", "hydra.sweeper.pruner.lower=1.01",
-                        "epochs=2", "dataset.limit=256", "pictures=false", *sweep_args(tmp_path),
-                        env={"DATA_DIR": str(data_dir_or_skip())})
+                        "epochs=2", "dataset.limit=256", "tasks=[loss,clustering]", *sweep_args(tmp_path),
+                        env=data_env())
     assert result.returncode == 0, result.stderr[-3000:]
     ts = trials(journal(tmp_path / "study.log"), "flat_mnist")
     assert [t.state for t in ts] == [TrialState.PRUNED] * 2

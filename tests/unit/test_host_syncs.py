@@ -11,7 +11,7 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from tests.conftest import ROOT
+from tests.helpers.processes import ROOT
 
 
 class ValueReads(TorchDispatchMode):

@@ -17,11 +17,15 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
+from src.experiments.common.sweep_pool import SweepPool, shown, sweep_command, sweep_env
+from src.experiments.table1.report import build_report
+from src.experiments.table1.reproduce import check, grid_sweeps, seed_sweep
 from src.runtime.errors import UserError
-from src.report import build_report
-from src.reproduce import SweepPool, check, grid_sweeps, seed_sweep, shown, sweep_command, sweep_env
 from src.trials.records import finished_runs, open_studies
-from tests.conftest import ROOT, data_dir_or_skip, run_module
+from tests.conftest import data_env
+from tests.helpers.processes import ROOT, run_module
+
+pytestmark = pytest.mark.slow  # sweeps and several training processes: minutes
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 FIGURES = ["acc_vs_s_mnist.png", "acc_vs_s_fashion_mnist.png", "conv_vs_flat_mnist.png",
@@ -41,7 +45,7 @@ def settings(tmp: Path) -> list[str]:
 def reproduction(tmp_path_factory) -> tuple[Path, str]:
     tmp = tmp_path_factory.mktemp("reproduce")
     result = run_module("src.reproduce", *settings(tmp), "reproduce.parallel_studies=2",
-                        env={"DATA_DIR": str(data_dir_or_skip())})
+                        env=data_env())
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     return tmp, result.stdout
 
@@ -116,7 +120,7 @@ def test_figures_are_written_and_are_valid_pngs(reproduced):
 def test_report_alone_rebuilds_the_same_table_and_rerun_trains_nothing(reproduced):
     before = (reproduced / "results" / "table1.csv").read_text()
     (reproduced / "results" / "table1.csv").unlink()
-    result = run_module("src.report", *settings(reproduced), env={"DATA_DIR": str(data_dir_or_skip())})
+    result = run_module("src.report", *settings(reproduced), env=data_env())
     assert result.returncode == 0, result.stderr[-3000:]
     assert (reproduced / "results" / "table1.csv").read_text() == before
 
@@ -124,7 +128,7 @@ def test_report_alone_rebuilds_the_same_table_and_rerun_trains_nothing(reproduce
     logs = sorted(reproduced.glob("*/sweep.log"))
     before = [log.read_text() for log in logs]
     result = run_module("src.reproduce", *settings(reproduced), "reproduce.report=false",
-                        env={"DATA_DIR": str(data_dir_or_skip())})
+                        env=data_env())
     assert result.returncode == 0, result.stderr[-3000:]
     assert len(logs) == 8  # 4 grid studies, 4 seed studies: each done, none started again
     assert sorted(line.split()[1].rstrip(":") for line in result.stdout.splitlines()
@@ -249,7 +253,8 @@ def test_a_study_that_runs_alone_takes_the_places_of_the_studies_that_cannot_com
                           "limit": None, "trials_per_gpu": 1})
     pool = SweepPool(r)
     half = str(max(1, (os.cpu_count() or 1) // 2))
-    grid = {"stage": "grid", "model": "conv_vae", "dataset": "mnist", "study": "g", "fixed": {"latent": 60},
+    grid = {"stage": "grid", "model": "conv_vae", "dataset": "mnist", "study": "g", "sweep": "table1_mnist",
+            "fixed": {"latent": 60},
             "params": {"layers": [1], "hidden": [512]}}
     seeds = {**grid, "stage": "seeds", "study": "s", "params": {"seed": [1, 2, 3]}, "n_trials": 2}
 
@@ -283,7 +288,7 @@ def test_an_interrupt_reaches_every_running_sweep(tmp_path):
             "reproduce.epochs=1000", "reproduce.limit=200", "reproduce.parallel_studies=2",
             f"hydra.run.dir={tmp_path / 'logs'}"]
     proc = subprocess.Popen([sys.executable, "-m", "src.reproduce", *args], cwd=ROOT, text=True,
-                            env={**os.environ, "DATA_DIR": str(data_dir_or_skip())},
+                            env={**os.environ, **data_env()},
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:

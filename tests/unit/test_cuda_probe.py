@@ -2,7 +2,7 @@
 import subprocess
 import sys
 
-from tests.conftest import ROOT
+from tests.helpers.processes import ROOT
 
 # Counts the attempts to load NVML (torch imports ctypes.CDLL at each probe) during five
 # Adam steps, before and after skip_missing_nvml(), in a fresh process: the setting is an

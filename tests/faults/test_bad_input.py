@@ -3,7 +3,7 @@ file, no traceback, and nothing written but Hydra's own record of the attempt.
 
 The cases run the entry point (`src.train.cli`, what `python -m src.train` calls) in this
 process, since a fresh interpreter per case would spend ~7 s importing torch and Lightning;
-tests/test_train_cli.py runs it as a subprocess.
+tests/entry_points/test_train_cli.py runs it as a subprocess.
 """
 import shutil
 import sys
@@ -11,8 +11,8 @@ import sys
 import pytest
 from omegaconf import OmegaConf
 
-from src.runtime.config_check import check_device, cpu_has_bf16
 from src.data import MD5, RAW_FILES, decompress_gz_only
+from src.runtime.config_check import check_device, cpu_has_bf16
 from src.runtime.errors import ConfigError
 from src.train import cli
 
@@ -54,7 +54,8 @@ CASES = {
     "dataset.limit=50": (["dataset.limit=50"], ["'dataset.limit'", "2 x batch_size"]),
     "dataset.limit=many": (["dataset.limit=many"], ["'dataset.limit'"]),
     "model.recon_weight=0": (["model.recon_weight=0"], ["'model.recon_weight'"]),
-    "model.classifier_hidden=0": (["model.classifier_hidden=0"], ["'model.classifier_hidden'"]),
+    "model.bottleneck.classifier_hidden=0": (["model.bottleneck.classifier_hidden=0"],
+                                            ["'model.bottleneck.classifier_hidden'"]),
     "keep_freed_memory=maybe": (["keep_freed_memory=maybe"], ["'keep_freed_memory'", "true or false"]),
     "-m latent=5,0 (a bad job of a basic sweep)": (["-m", "latent=5,0", "hydra.sweep.dir={out}"],
                                                    ["job `latent=0`", "'latent'"]),
@@ -83,9 +84,11 @@ CASES = {
     "logger=wandb": (["logger=wandb"], ["logger/wandb", "csv"]),
     "sweep=nosuch": (["-m", "sweep=nosuch"], ["sweep/nosuch", "table1_mnist"]),
     "dataset.name=cifar": (["dataset.name=cifar"], ["'dataset.name'", "mnist"]),
-    "model.prior=gmm": (["model.prior=gmm"], ["'model.prior'", "learned"]),
+    "model.bottleneck.prior=gmm": (["model.bottleneck.prior=gmm"], ["'model.bottleneck.prior'", "learned"]),
     "model.kl_estimator=exact": (["model.kl_estimator=exact"], ["'model.kl_estimator'"]),
-    "objective=test.acc": (["objective=test.acc"], ["'objective'", "never optimised"]),
+    "objective=clustering.test.acc": (["objective=clustering.test.acc"], ["'objective'", "never optimised"]),
+    "objective of a task not run": (["tasks=[loss]", "objective=clustering.val.acc"], ["'objective'", "tasks"]),
+    "tasks=[nosuch]": (["tasks=[loss,nosuch]"], ["'tasks'", "clustering", "src/tasks/"]),
     # sweep search spaces
     "empty search space": (SWEEP, ["hydra.sweeper.params", "empty"]),
     "search space with an unknown key": (SWEEP + ["latnt=choice(2,5)"], ["latnt"]),
@@ -97,7 +100,7 @@ CASES = {
                                                    MD5["mnist"]["t10k-images-idx3-ubyte"]]),
     "wrong IDX magic": (["data_dir={tmp}/data"], ["train-images-idx3-ubyte", "magic number",
                                                   MD5["mnist"]["train-images-idx3-ubyte"]]),
-    "label count differs": (["data_dir={tmp}/data"], ["t10k-labels-idx1-ubyte", "9,999 labels for 10,000",
+    "label count differs": (["data_dir={tmp}/data"], ["t10k-labels-idx1-ubyte", "1,999 labels for 2,000",
                                                       MD5["mnist"]["t10k-labels-idx1-ubyte"]]),
     "missing data": (["data_dir={tmp}/nowhere", "dataset.download=false"], ["nowhere", "train-images-idx3-ubyte"]),
     # output folders

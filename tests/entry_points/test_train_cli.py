@@ -6,11 +6,12 @@ import re
 import pytest
 
 from src.runtime.config_check import cpu_has_bf16
-from tests.conftest import run_module
+from tests.helpers.processes import run_module
 
 TINY = ["epochs=1", "dataset.limit=512"]
 
 
+@pytest.mark.slow
 def test_multirun_latent_line_makes_one_run_dir_each(data_dir, tmp_path):
     result = run_module("src.train", "-m", "latent=2,5", *TINY, f"hydra.sweep.dir={tmp_path}",
                         env={"DATA_DIR": str(data_dir)})
@@ -20,10 +21,12 @@ def test_multirun_latent_line_makes_one_run_dir_each(data_dir, tmp_path):
     for run, latent in zip(runs, (2, 5)):
         metrics = json.loads((run / "metrics.json").read_text())
         for split, n in (("train", 512), ("val", 100), ("test", 512)):
-            m = metrics[split]
-            assert m["n"] == n
-            assert {"loss", "recon", "kl", "cat", "acc", "acc_majority", "nmi", "ari"} <= m.keys()
-            assert 0.1 <= m["acc"] <= m["acc_majority"] <= 1.0
+            loss, scores = metrics["loss"][split], metrics["clustering"][split]
+            assert loss["n"] == scores["n"] == n
+            assert {"loss", "recon", "kl", "cat"} <= loss.keys()
+            assert {"acc", "acc_majority", "nmi", "ari"} <= scores.keys()
+            assert 0.1 <= scores["acc"] <= scores["acc_majority"] <= 1.0
+        assert metrics["pictures"] == {"files": ["clusters.png", "reconstructions.png"]}
         assert len(metrics["history"]) == 1
         assert f"latent: {latent}" in (run / "config.yaml").read_text()
         assert (run / "checkpoints" / "last.ckpt").exists()
@@ -34,12 +37,12 @@ def test_multirun_latent_line_makes_one_run_dir_each(data_dir, tmp_path):
 
 def test_flat_model_on_fashion_mnist_runs(data_dir, tmp_path):
     result = run_module("src.train", "model=flat_vae", "dataset=fashion_mnist", "latent=10",
-                        "hidden=100", "pictures=false", "model.compile=false", *TINY, f"hydra.run.dir={tmp_path}",
+                        "hidden=100", "tasks=[loss,clustering]", "model.compile=false", *TINY, f"hydra.run.dir={tmp_path}",
                         env={"DATA_DIR": str(data_dir)})
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert metrics["test"]["n"] == 512
-    assert "FlatBackbone" in (tmp_path / "config.yaml").read_text()
+    assert metrics["loss"]["test"]["n"] == 512 and "pictures" not in metrics
+    assert "FlatEncoder" in (tmp_path / "config.yaml").read_text()
 
 
 @pytest.mark.skipif(not cpu_has_bf16(), reason="this CPU has no bf16 kernels: bf16 is refused (test_bad_input)")
@@ -51,7 +54,7 @@ def test_bf16_weights_train_and_are_evaluated(data_dir, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     for split in ("train", "val", "test"):
-        assert all(math.isfinite(metrics[split][k]) for k in ("loss", "recon", "kl", "cat"))
+        assert all(math.isfinite(metrics["loss"][split][k]) for k in ("loss", "recon", "kl", "cat"))
     assert math.isfinite(metrics["history"][0]["train_loss"])
     assert (tmp_path / "clusters.png").exists()
 
@@ -59,7 +62,7 @@ def test_bf16_weights_train_and_are_evaluated(data_dir, tmp_path):
 def test_cfg_job_shows_the_composed_config():
     result = run_module("src.train", "--cfg", "job", "model=flat_vae", "latent=7")
     assert result.returncode == 0, result.stderr
-    assert "latent: 7" in result.stdout and "FlatBackbone" in result.stdout
+    assert "latent: 7" in result.stdout and "FlatEncoder" in result.stdout
 
 
 @pytest.mark.parametrize("args, returncode", [(["--cfg", "job"], 0), (["latent=0"], 2)])
@@ -72,7 +75,7 @@ def test_a_process_that_does_not_train_does_not_import_torch(args, returncode, t
 
 
 def test_missing_data_is_one_clear_paragraph(tmp_path):
-    # The other bad inputs: tests/test_bad_input.py (in process); this one as a user runs it.
+    # The other bad inputs: tests/faults/test_bad_input.py (in process); this one as a user runs it.
     result = run_module("src.train", "dataset.download=false", f"data_dir={tmp_path}/empty",
                         f"hydra.run.dir={tmp_path}/run")
     assert result.returncode == 2
@@ -81,7 +84,7 @@ def test_missing_data_is_one_clear_paragraph(tmp_path):
 
 
 def test_nan_loss_stops_the_run_naming_epoch_and_step(data_dir, tmp_path):
-    result = run_module("src.train", "lr=1e30", "pictures=false", *TINY, f"hydra.run.dir={tmp_path}",
+    result = run_module("src.train", "lr=1e30", "tasks=[loss,clustering]", *TINY, f"hydra.run.dir={tmp_path}",
                         env={"DATA_DIR": str(data_dir)})
     assert result.returncode == 1, result.stderr[-2000:]
     assert re.search(r"NaN or infinite at epoch 0, step \d+", result.stderr)
@@ -89,15 +92,47 @@ def test_nan_loss_stops_the_run_naming_epoch_and_step(data_dir, tmp_path):
     assert not (tmp_path / "metrics.json").exists()
 
 
+@pytest.mark.slow
 def test_ddp_over_two_cpu_processes_trains_and_writes_one_run(data_dir, tmp_path):
     # trainer=ddp as on a machine with GPUs, here as two CPU processes (gloo). 501 images:
     # 100 held out, 401 to train on, which two ranks cannot share evenly (a run that gave
     # one rank a batch more hung in the all-reduce; at the timeout run_module kills both ranks).
     result = run_module("src.train", "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "epochs=2",
-                        "dataset.limit=501", "pictures=false", f"hydra.run.dir={tmp_path}",
+                        "dataset.limit=501", "tasks=[loss,clustering]", f"hydra.run.dir={tmp_path}",
                         env={"DATA_DIR": str(data_dir)}, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert metrics["train"]["n"] == 501 and [row["epoch"] for row in metrics["history"]] == [0, 1]
+    assert metrics["loss"]["train"]["n"] == 501 and [row["epoch"] for row in metrics["history"]] == [0, 1]
     # Lightning's warning for metrics that differ between ranks
     assert "sync_dist" not in result.stdout + result.stderr
+
+
+def test_a_single_run_keeps_library_chatter_off_the_console(data_dir, tmp_path):
+    result = run_module("src.train", "epochs=2", "model=flat_vae", "model.compile=false", "dataset.limit=512",
+                        "tasks=[loss,clustering]", f"hydra.run.dir={tmp_path}", env={"DATA_DIR": str(data_dir)})
+    assert result.returncode == 0, result.stderr[-3000:]
+    console = result.stdout + result.stderr
+    for chatter in ("GPU available", "TPU available", "Tip:", "site-packages", "log_every_n_steps"):
+        assert chatter not in console, chatter
+    assert "split      loss" in console  # the summary is there
+    log = (tmp_path / "train.log").read_text()
+    assert "GPU available" in log and "log_every_n_steps" in log  # kept in the run's log
+
+
+def test_evaluate_runs_tasks_again_on_a_finished_run(data_dir, tmp_path):
+    result = run_module("src.train", "epochs=1", "model=flat_vae", "model.compile=false", "dataset.limit=512",
+                        "tasks=[loss]", "objective=loss.val.loss", f"hydra.run.dir={tmp_path}",
+                        env={"DATA_DIR": str(data_dir)})
+    assert result.returncode == 0, result.stderr[-3000:]
+    before = json.loads((tmp_path / "metrics.json").read_text())
+    assert "clustering" not in before
+
+    result = run_module("src.evaluate", f"run={tmp_path}", "tasks=clustering,pictures")
+    assert result.returncode == 0, result.stderr[-3000:]
+    after = json.loads((tmp_path / "metrics.json").read_text())
+    assert after["loss"] == before["loss"] and after["history"] == before["history"]
+    assert after["clustering"]["test"]["n"] == 512 and 0 <= after["clustering"]["test"]["acc"] <= 1
+    assert (tmp_path / "clusters.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    bad = run_module("src.evaluate", f"run={tmp_path / 'nosuch'}")
+    assert bad.returncode == 2 and "config.yaml is missing" in bad.stderr and "Traceback" not in bad.stderr

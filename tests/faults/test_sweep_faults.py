@@ -5,24 +5,26 @@ import signal
 import subprocess
 import time
 
+import pytest
 from optuna.trial import TrialState
 
-from tests.conftest import ROOT
-from tests.test_sweeps import GRID4, env_with_data, journal, points, sweep_args, sweep_command, trials
+from tests.entry_points.test_sweeps import (
+    GRID4,
+    env_with_data,
+    journal,
+    points,
+    sweep_args,
+    sweep_command,
+    trials,
+)
+from tests.helpers.processes import ROOT, wait_for
+
+pytestmark = pytest.mark.slow  # sweeps and several training processes: minutes
 
 # Trials slow enough to kill one mid-way (about 2 s each on a 2-core CPU); a heartbeat
 # fast enough for a test.
-ARGS = [*GRID4, "epochs=15", "dataset.limit=256", "pictures=false",
+ARGS = [*GRID4, "epochs=15", "dataset.limit=256", "tasks=[loss,clustering]",
         "hydra.sweeper.heartbeat_interval=1", "hydra.sweeper.grace_period=4"]
-
-
-def wait_for(condition, timeout=300):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def study_trials(storage):
@@ -93,8 +95,8 @@ def sigterm_to_this_sweep(config, trial):
 def test_a_signal_while_a_trial_is_claimed_leaves_it_recorded_not_running(tmp_path):
     # From its claim on, a trial is RUNNING in the storage; a signal that lands before the
     # code that records interrupted trials must still reach that code.
-    args = [*GRID4, "epochs=1", "dataset.limit=256", "pictures=false", *sweep_args(tmp_path),
-            "hydra.sweeper.custom_search_space=tests.test_sweep_faults.sigterm_to_this_sweep"]
+    args = [*GRID4, "epochs=1", "dataset.limit=256", "tasks=[loss,clustering]", *sweep_args(tmp_path),
+            "hydra.sweeper.custom_search_space=tests.faults.test_sweep_faults.sigterm_to_this_sweep"]
     result = subprocess.run(sweep_command(*args), cwd=ROOT, env=env_with_data(), capture_output=True,
                             text=True, timeout=300)
     assert result.returncode == 130, result.stderr[-3000:]

@@ -6,13 +6,14 @@ import torch
 
 from src.data import MD5, RAW_FILES, ImageDataModule, TensorBatches, ensure_raw_files
 from src.runtime.errors import DataError
+from tests.helpers.idx_data import N_TEST, N_TRAIN
 
 
-def test_gz_only_folder_is_decompressed(data_dir, tmp_path):
+def test_gz_only_folder_is_decompressed_to_the_published_files(real_data_dir, tmp_path):
     raw = tmp_path / "MNIST" / "raw"
     raw.mkdir(parents=True)
     for f in RAW_FILES:
-        src = data_dir / "MNIST" / "raw" / f"{f}.gz"
+        src = real_data_dir / "MNIST" / "raw" / f"{f}.gz"
         if not src.exists():
             pytest.skip(f"{src} not found")
         shutil.copy(src, raw)
@@ -41,11 +42,11 @@ def test_missing_files_give_one_clear_error(tmp_path):
 def test_hold_out_shrinks_with_limit_but_not_below_a_batch(data_dir, limit, expected_val):
     dm = ImageDataModule("mnist", str(data_dir), batch_size=100, limit=limit, seed=3)
     dm.setup(device=torch.device("cpu"))
-    n = limit or 60_000
+    n = limit or N_TRAIN
     assert len(dm.val_indices) == expected_val
     assert len(dm.fit_indices) == n - expected_val
     assert len(set(dm.val_indices.tolist()) | set(dm.fit_indices.tolist())) == n
-    assert len(dm.splits["test"][1]) == (limit or 10_000)
+    assert len(dm.splits["test"][1]) == min(limit or N_TEST, N_TEST)
     assert 0.0 <= float(dm.splits["train"][0].min()) and float(dm.splits["train"][0].max()) <= 1.0
 
 

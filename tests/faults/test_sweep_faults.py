@@ -3,7 +3,6 @@ its grid point is retried; nothing finished is lost or run twice."""
 import os
 import signal
 import subprocess
-import time
 
 import pytest
 from optuna.trial import TrialState

@@ -2,7 +2,7 @@
 
     python -m benchmarks.sweeper_overhead [--trials N] [--storage journal|sqlite|memory]
 
-Both sweep the same trivial Hydra app (tests/standalone_app, whose job returns at once),
+Both sweep the same trivial Hydra app (tests/helpers/standalone_app, whose job returns at once),
 so everything measured is sweeping: composing each job's config, launching it, and for
 the Optuna sweeper the storage round trips (claim, params, result) and the progress line.
 Each sweeper runs N trials and 1 trial as separate processes; the difference over N - 1
@@ -10,7 +10,7 @@ is the time per trial, free of Python start-up and imports. Each sweep is timed 
 times and the fastest kept, since start-up time varies by a few hundred ms from run to run
 and with few trials that noise can exceed the per-trial cost (the result may then read
 negative: run more trials). Also timed: what a training
-job adds through its trial (src/optuna_reporting.py): 50 epochs of report + should_prune
+job adds through its trial (src/trials/reporting.py): 50 epochs of report + should_prune
 and 26 user attributes. The last line is `optuna_sweeper_overhead_s_per_trial: X`, the
 sum of the two.
 """
@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-APP = Path(__file__).resolve().parents[1] / "tests" / "standalone_app" / "app.py"
+APP = Path(__file__).resolve().parents[1] / "tests" / "helpers" / "standalone_app" / "app.py"
 
 
 def sweep_seconds(args: list[str], cwd: Path) -> float:

@@ -1,4 +1,4 @@
-"""Which code produced a result: recorded with every trial (src/optuna_reporting.py) and
+"""Which code produced a result: recorded with every trial (src/trials/reporting.py) and
 every sweep of `src.reproduce`, and shown in the report."""
 import subprocess
 from pathlib import Path

@@ -1,6 +1,6 @@
 """The Optuna sweeper as a Hydra plugin: any Hydra app selects it with hydra/sweeper=optuna.
 
-These run a small standalone app (tests/standalone_app, configured as the official plugin's
+These run a small standalone app (tests/helpers/standalone_app, configured as the official plugin's
 documentation shows), not the project's trainer; the project's sweeps are in test_sweeps.py.
 """
 import os

@@ -1,7 +1,7 @@
 """A throwaway PostgreSQL server on 127.0.0.1, for the shared-study test.
 
-    python3 tests/postgres_server.py start DIR   # prints postgresql://optuna:...@127.0.0.1:PORT/optuna
-    python3 tests/postgres_server.py stop DIR
+    python3 tests/helpers/postgres_server.py start DIR   # prints postgresql://optuna:...@127.0.0.1:PORT/optuna
+    python3 tests/helpers/postgres_server.py stop DIR
 
 Uses the server binaries of Debian's postgresql package (or initdb/pg_ctl on PATH). As root
 it runs the server as the `postgres` user, since PostgreSQL refuses to run as root.

@@ -9,8 +9,8 @@ A model says how to compute its loss terms, `loss_terms(x) -> dict` of scalars h
 
 This class owns the rest: the training and validation steps, the per-epoch history
 (train means and validation scores, kept in checkpoints), the NaN check without a host
-sync, the reduction over DDP ranks, logging, the optimizer (a `_partial_` config,
-conf/optimizer/) and torch.compile of `loss_terms`.
+sync, the reduction over DDP ranks, logging, the optimizer and its learning-rate schedule
+(`_partial_` configs, conf/optimizer/ and conf/scheduler/) and torch.compile of `loss_terms`.
 """
 from functools import partial
 
@@ -24,13 +24,16 @@ CAPABILITIES = ("encode", "decode", "sample", "assign")
 
 
 class BaseModel(pl.LightningModule):
-    def __init__(self, optimizer=None, compile: bool = False, identity: dict | None = None):
-        """optimizer: called with the parameters (default: Adam, lr 1e-3, fused); compile:
+    def __init__(self, optimizer=None, scheduler=None, compile: bool = False, identity: dict | None = None):
+        """optimizer: called with the parameters (default: Adam, lr 1e-3, fused); scheduler:
+        null (a constant learning rate) or called with the optimizer, stepped once per epoch
+        (conf/scheduler/); compile:
         torch.compile `loss_terms` for training (it fuses the step's many small element-wise
         ops); identity: what the model contributes to a run's identity in reports (its
         config's `identity`, e.g. the paper's s, n, m)."""
         super().__init__()
         self.optimizer = optimizer or partial(torch.optim.Adam, lr=1e-3, fused=True)
+        self.scheduler = scheduler
         self.identity = dict(identity or {})
         self.history: list[dict] = []
         self._train_sums, self._train_count, self._train_names = None, 0, []
@@ -46,7 +49,10 @@ class BaseModel(pl.LightningModule):
 
     # --- training --------------------------------------------------------------------------
     def configure_optimizers(self):
-        return self.optimizer(self.parameters())
+        optimizer = self.optimizer(self.parameters())
+        if self.scheduler is None:
+            return optimizer
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": self.scheduler(optimizer), "interval": "epoch"}}
 
     def training_step(self, batch, batch_idx):
         x, _ = batch

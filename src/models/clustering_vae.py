@@ -5,10 +5,15 @@ baseline (FlatEncoder / FlatDecoder); conf/model/conv_vae.yaml and flat_vae.yaml
 Paper symbols: `latent` = s and `hidden` = m (the bottleneck's), `layers` = n (the conv parts').
 The loss lives in src/models/losses.py.
 """
+import logging
+
 import torch
 
 from src.models.base import BaseModel
-from src.models.losses import clustering_vae_loss
+from src.models.losses import clustering_vae_loss, warmup_weight
+from src.models.parts.initialisation import initialise
+
+log = logging.getLogger(__name__)
 
 
 class ClusteringVAE(BaseModel):
@@ -18,24 +23,70 @@ class ClusteringVAE(BaseModel):
     _version = 3
 
     def __init__(self, encoder, decoder, bottleneck, num_classes: int = 10, recon_weight: float = 2.5,
-                 kl_estimator: str = "analytic", **base):
+                 kl_estimator: str = "analytic", classifier_input: str = "sampled", init: str = "torch",
+                 balance_weight: float = 0.0, kl_warmup_epochs: int = 0, pretrain_epochs: int = 0,
+                 class_means_init: str = "zeros", **base):
         """encoder, decoder: parts (src/models/parts); bottleneck: a MixturePrior still to be
-        given the parts' sizes and the number of classes (a `_partial_` config)."""
+        given the parts' sizes and the number of classes (a `_partial_` config). The other
+        keys are the levers of conf/model/base/clustering_vae.yaml, where each is explained."""
         super().__init__(**base)
-        self.save_hyperparameters("num_classes", "recon_weight", "kl_estimator")
+        self.save_hyperparameters("num_classes", "recon_weight", "kl_estimator", "classifier_input", "init",
+                                  "balance_weight", "kl_warmup_epochs", "pretrain_epochs", "class_means_init")
         self.encoder = encoder
         self.decoder = decoder
         self.bottleneck = bottleneck(in_features=encoder.out_features, out_features=decoder.in_features,
                                      num_classes=num_classes)
+        initialise(self, init)
+        # (kl_weight, cat_weight, clustering on): set per epoch; the full loss outside training
+        self.register_buffer("_weights", torch.ones(3), persistent=False)
 
     def loss_terms(self, x) -> dict:
         b = self.bottleneck
         mu, logvar = b.posterior(self.encoder(x))
         z = b.sample(mu, logvar)
-        probs = b.class_probs(z)
+        probs = b.class_probs(z if self.hparams.classifier_input == "sampled" else mu)
         x_rec = self.decoder(b.decode(z))
-        return clustering_vae_loss(x, x_rec, mu, logvar, z, probs, b.class_means,
-                                   recon_weight=self.hparams.recon_weight, kl_estimator=self.hparams.kl_estimator)
+        kl_weight, cat_weight, clustering = self._weights
+        return clustering_vae_loss(x, x_rec, mu, logvar, z, probs, b.class_means * clustering,
+                                   recon_weight=self.hparams.recon_weight, kl_estimator=self.hparams.kl_estimator,
+                                   kl_weight=kl_weight, cat_weight=cat_weight,
+                                   balance_weight=self.hparams.balance_weight * clustering)
+
+    # --- levers that act between epochs ----------------------------------------------------
+    def on_train_epoch_start(self):
+        super().on_train_epoch_start()
+        epoch, h = self.current_epoch, self.hparams
+        pretraining = epoch < h.pretrain_epochs
+        if epoch == h.pretrain_epochs and h.class_means_init == "kmeans":
+            self.start_from_kmeans()
+        # While pretraining: a plain VAE (KL to N(0, I), no category or balance term).
+        self._weights.copy_(torch.tensor([warmup_weight(epoch, h.kl_warmup_epochs),
+                                          0.0 if pretraining else 1.0, 0.0 if pretraining else 1.0]))
+
+    def on_train_end(self):
+        self._weights.fill_(1.0)
+
+    @torch.no_grad()
+    def start_from_kmeans(self):
+        """k-means (scikit-learn, 10 restarts) on the posterior means of the images trained
+        on: the class means start at its centres and the classifier at its assignment
+        (MixturePrior.start_from). Rank 0 computes it and the other ranks take its result."""
+        from sklearn.cluster import KMeans
+
+        datamodule, strategy = self.trainer.datamodule, self.trainer.strategy
+        was_training = self.training
+        self.eval()
+        codes = torch.cat([self.encode(x) for x, _ in datamodule.batches("train", datamodule.fit_indices)])
+        self.train(was_training)
+        seed = torch.initial_seed() % 2**32
+        kmeans = KMeans(self.hparams.num_classes, n_init=10, random_state=seed).fit(codes.cpu().double().numpy())
+        centres = torch.as_tensor(kmeans.cluster_centers_, dtype=codes.dtype, device=codes.device)
+        labels = torch.as_tensor(kmeans.labels_, dtype=torch.long, device=codes.device)
+        centres, labels = strategy.broadcast((centres, labels), src=0)
+        agreement = self.bottleneck.start_from(centres, codes, labels,
+                                               generator=torch.Generator().manual_seed(seed))
+        log.info("k-means start at epoch %d: inertia %.1f, classifier agrees with %.1f%% of its labels",
+                 self.current_epoch, kmeans.inertia_, 100 * agreement)
 
     # --- capabilities ----------------------------------------------------------------------
     def encode(self, x) -> torch.Tensor:

@@ -5,6 +5,9 @@ A new part with keys of its own adds its entry here.
 """
 PRIORS = ("learned", "standard")  # MixturePrior's prior
 KL_ESTIMATORS = ("analytic", "sampled")  # ClusteringVAE's kl_estimator (losses.py)
+CLASSIFIER_INPUTS = ("sampled", "mean")  # ClusteringVAE's classifier_input
+CLASS_MEANS_INITS = ("zeros", "kmeans")  # ClusteringVAE's class_means_init
+INITS = ("torch", "glorot")  # ClusteringVAE's init (parts/initialisation.py)
 
 
 def is_int(value) -> bool:
@@ -19,6 +22,12 @@ def positive_int(meaning: str):
     return lambda v: is_int(v) and v > 0, f"a positive integer ({meaning})"
 
 
+def epochs_before_the_end(meaning: str):
+    """An epoch count that must leave at least one epoch of the run (`epochs`) after it."""
+    return (lambda v, cfg: is_int(v) and 0 <= v < cfg.epochs,
+            f"an integer >= 0 and below `epochs` ({meaning})")
+
+
 def one_of(values: tuple):
     return lambda v: v in values, f"one of {list(values)}"
 
@@ -28,13 +37,25 @@ LAYERS = positive_int("conv layers n per stack; the paper uses 1 to 6")
 RULES = {
     "src.models.ClusteringVAE": {
         "recon_weight": (lambda v: is_number(v) and v > 0, "a number > 0"),
-        "kl_estimator": one_of(KL_ESTIMATORS)},
+        "kl_estimator": one_of(KL_ESTIMATORS),
+        "classifier_input": one_of(CLASSIFIER_INPUTS),
+        "init": one_of(INITS),
+        "balance_weight": (lambda v: is_number(v) and v >= 0, "a number >= 0 (0: no balance term)"),
+        "kl_warmup_epochs": (lambda v: is_int(v) and v >= 0, "an integer >= 0 (0: no KL warm-up)"),
+        "class_means_init": one_of(CLASS_MEANS_INITS)},
     "src.models.parts.MixturePrior": {
         "latent": positive_int("latent size s"),
-        "hidden": positive_int("encoder units m"),
+        "hidden": (lambda v: v is None or (is_int(v) and v > 0),
+                   "a positive integer (encoder units m), or null for no hidden layer (seed 001)"),
         "classifier_hidden": positive_int("units of the classifier p(y|z)"),
         "prior": one_of(PRIORS)},
     "src.models.parts.ConvEncoder": {"layers": LAYERS},
     "src.models.parts.ConvDecoder": {"layers": LAYERS},
     "torch.optim.Adam": {"lr": (lambda v: is_number(v) and v > 0, "a number > 0 (Adam's learning rate)")},
+    "torch.optim.lr_scheduler.CosineAnnealingLR": {"T_max": positive_int("epochs of the cosine's half period")},
+}
+# Keys whose allowed values depend on the rest of the config: (ok(value, cfg), what is allowed).
+RELATIVE_RULES = {
+    "src.models.ClusteringVAE": {
+        "pretrain_epochs": epochs_before_the_end("epochs trained as a plain VAE first; 0: none")},
 }

@@ -7,7 +7,7 @@ import re
 
 from omegaconf import DictConfig, OmegaConf
 
-from src.models.rules import RULES, is_int
+from src.models.rules import RELATIVE_RULES, RULES, is_int
 from src.runtime.choices import DATASETS
 from src.runtime.errors import ConfigError
 from src.tasks import TASKS
@@ -66,7 +66,10 @@ def is_objective(path, tasks) -> bool:
 def check_parts(cfg: DictConfig, node: DictConfig, path: str) -> None:
     """Each node of the model's config with a `_target_` of src/models/rules.py, and its keys.
     A key set through an interpolation (`latent: ${latent}`) is named as the user sets it."""
-    for key, (ok, allowed) in RULES.get(node.get("_target_"), {}).items():
+    target = node.get("_target_")
+    relative = {key: ((lambda v, ok=ok: ok(v, cfg)), allowed)
+                for key, (ok, allowed) in RELATIVE_RULES.get(target, {}).items()}
+    for key, (ok, allowed) in {**RULES.get(target, {}), **relative}.items():
         raw = node._get_node(key)._value() if key in node else None
         given = INTERPOLATION.match(raw) if isinstance(raw, str) else None
         check(cfg, given.group(1) if given else f"{path}.{key}", ok, allowed)

@@ -9,20 +9,26 @@ class MixturePrior(nn.Module):
 
     It holds the paper's fully connected layers too: features -> `hidden` units (no
     activation, paper section 2) -> mean and log-variance heads of size `latent`; and
-    z -> `hidden`, ReLU -> the decoder's input. They are created in that order, then the
+    z -> `hidden`, ReLU -> the decoder's input. With `hidden` null (seed 001) the heads
+    read the features and one linear layer maps z to the decoder's input. They are created in that order, then the
     classifier (latent -> classifier_hidden ReLU -> classes) and the class means, which fixes
     the initial weights a seed gives (and so the numbers of every stored run).
     prior: learned (mu_y learned, starting at 0 as in seed 001) or standard (every mu_y
     fixed at 0: the paper's Eq. 3 as written).
     """
 
-    def __init__(self, in_features: int, out_features: int, latent: int, hidden: int, num_classes: int = 10,
-                 classifier_hidden: int = 256, prior: str = "learned"):
+    def __init__(self, in_features: int, out_features: int, latent: int, hidden: int | None,
+                 num_classes: int = 10, classifier_hidden: int = 256, prior: str = "learned"):
         super().__init__()
-        self.to_hidden = nn.Linear(in_features, hidden)
-        self.mean_head = nn.Linear(hidden, latent)
-        self.logvar_head = nn.Linear(hidden, latent)
-        self.from_latent = nn.Sequential(nn.Linear(latent, hidden), nn.ReLU(), nn.Linear(hidden, out_features))
+        if hidden is None:
+            self.to_hidden = nn.Identity()
+            self.mean_head, self.logvar_head = nn.Linear(in_features, latent), nn.Linear(in_features, latent)
+            self.from_latent = nn.Linear(latent, out_features)
+        else:
+            self.to_hidden = nn.Linear(in_features, hidden)
+            self.mean_head, self.logvar_head = nn.Linear(hidden, latent), nn.Linear(hidden, latent)
+            self.from_latent = nn.Sequential(
+                nn.Linear(latent, hidden), nn.ReLU(), nn.Linear(hidden, out_features))
         self.classifier = nn.Sequential(
             nn.Linear(latent, classifier_hidden), nn.ReLU(), nn.Linear(classifier_hidden, num_classes))
         means = torch.zeros(num_classes, latent)
@@ -56,3 +62,21 @@ class MixturePrior(nn.Module):
         k, d = self.class_means.shape
         noise = torch.randn(k, per_class, d, generator=generator).to(self.class_means.device)
         return self.class_means.unsqueeze(1) + noise
+
+    @torch.enable_grad()
+    def start_from(self, centres: torch.Tensor, codes: torch.Tensor, labels: torch.Tensor,
+                   steps: int = 3000, batch_size: int = 256, generator=None) -> float:
+        """Start the clusters from a clustering of the codes (k-means, no labels used): the
+        class means become the centres, and the classifier is fitted to the clustering's
+        labels (cross-entropy, Adam 1e-3, `steps` batches drawn from the codes). Returns the
+        share of codes whose classifier argmax agrees with its label afterwards."""
+        self.class_means.data.copy_(centres.to(self.class_means))
+        optimizer = torch.optim.Adam(self.classifier.parameters(), lr=1e-3)
+        for _ in range(steps):
+            batch = torch.randint(len(codes), (batch_size,), generator=generator).to(codes.device)
+            loss = nn.functional.cross_entropy(self.classifier(codes[batch]), labels[batch])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        with torch.no_grad():
+            return (self.classifier(codes).argmax(1) == labels).float().mean().item()

@@ -50,3 +50,30 @@ class FlatDecoder(nn.Module):
 
     def forward(self, decoded: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(decoded).view(-1, 1, self.image_size, self.image_size)
+
+
+class StridedConvDecoder(nn.Module):
+    """Seed 001's decoder, the encoder's mirror: the decoded vector (no activation) shaped
+    to (channels[0], size / 4, size / 4), then for each of `channels` (64, 32) a block of
+    [ConvTranspose 3x3 stride 1, LeakyReLU 0.2, ConvTranspose 3x3 stride 2, LeakyReLU 0.2]
+    (7 -> 14 -> 28), and a last ConvTranspose 3x3 to one channel with a sigmoid."""
+
+    def __init__(self, image_size: int = 28, channels: tuple[int, ...] = (64, 32)):
+        super().__init__()
+        scale = 2 ** len(channels)
+        if image_size % scale:
+            raise ValueError(f"StridedConvDecoder: image_size {image_size} is not a multiple of {scale}")
+        self.shape = (channels[0], image_size // scale, image_size // scale)
+        self.in_features = math.prod(self.shape)
+        blocks, previous = [], channels[0]
+        for width in channels:
+            blocks += [nn.ConvTranspose2d(previous, width, 3, padding=1), nn.LeakyReLU(0.2),
+                       nn.ConvTranspose2d(width, width, 3, stride=2, padding=1, output_padding=1),
+                       nn.LeakyReLU(0.2)]
+            previous = width
+        blocks += [nn.ConvTranspose2d(previous, 1, 3, padding=1), nn.Sigmoid()]
+        self.blocks = nn.Sequential(*blocks)
+        self.to(memory_format=torch.channels_last)
+
+    def forward(self, decoded: torch.Tensor) -> torch.Tensor:
+        return self.blocks(channels_last_unflat(decoded, self.shape)).contiguous()

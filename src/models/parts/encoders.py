@@ -59,3 +59,24 @@ class FlatEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x.flatten(1)
+
+
+class StridedConvEncoder(nn.Module):
+    """Seed 001's encoder: for each of `channels` (32, 64) a block of [Conv 3x3 stride 2,
+    LeakyReLU 0.2, Conv 3x3 stride 1, LeakyReLU 0.2], "same" padding (28 -> 14 -> 7);
+    the features are the last block's output, flattened."""
+
+    def __init__(self, image_size: int = 28, channels: tuple[int, ...] = (32, 64)):
+        super().__init__()
+        blocks, previous, size = [], 1, image_size
+        for width in channels:
+            blocks += [nn.Conv2d(previous, width, 3, stride=2, padding=1), nn.LeakyReLU(0.2),
+                       nn.Conv2d(width, width, 3, padding=1), nn.LeakyReLU(0.2)]
+            previous, size = width, math.ceil(size / 2)
+        self.blocks = nn.Sequential(*blocks)
+        self.shape = (previous, size, size)
+        self.out_features = math.prod(self.shape)
+        self.to(memory_format=torch.channels_last)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return channels_last_flat(self.blocks(x.contiguous(memory_format=torch.channels_last)))

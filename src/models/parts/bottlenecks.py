@@ -65,13 +65,13 @@ class MixturePrior(nn.Module):
 
     @torch.enable_grad()
     def start_from(self, centres: torch.Tensor, codes: torch.Tensor, labels: torch.Tensor,
-                   steps: int = 3000, batch_size: int = 256, generator=None) -> float:
+                   steps: int = 3000, batch_size: int = 256, lr: float = 1e-2, generator=None) -> float:
         """Start the clusters from a clustering of the codes (k-means, no labels used): the
         class means become the centres, and the classifier is fitted to the clustering's
-        labels (cross-entropy, Adam 1e-3, `steps` batches drawn from the codes). Returns the
+        labels (cross-entropy, Adam at `lr`, `steps` batches drawn from the codes). Returns the
         share of codes whose classifier argmax agrees with its label afterwards."""
         self.class_means.data.copy_(centres.to(self.class_means))
-        optimizer = torch.optim.Adam(self.classifier.parameters(), lr=1e-3)
+        optimizer = torch.optim.Adam(self.classifier.parameters(), lr=lr)
         for _ in range(steps):
             batch = torch.randint(len(codes), (batch_size,), generator=generator).to(codes.device)
             loss = nn.functional.cross_entropy(self.classifier(codes[batch]), labels[batch])

@@ -4,6 +4,10 @@ cluster -> label map.
 - `acc`: Hungarian one-to-one matching (the field's standard ACC).
 - `acc_majority`: each cluster takes its most frequent label (purity), as seed 001
   and, presumably, the paper. Always >= `acc`.
+- occupancy: `smallest_cluster`, the smallest cluster's share of the split (0 for an empty
+  one), and `clusters_without_class`, how many of the K clusters are no class's majority
+  cluster (empty, or sharing their majority class with another cluster): the failure of a
+  digit taking two clusters while another gets none.
 """
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -28,7 +32,16 @@ def majority_accuracy(clusters: np.ndarray, labels: np.ndarray) -> float:
     return float(contingency(clusters, labels).max(axis=1).sum() / len(labels))
 
 
-def clustering_metrics(clusters, labels) -> dict[str, float]:
+def occupancy(clusters: np.ndarray, labels: np.ndarray, num_clusters: int) -> dict[str, float]:
+    sizes = np.bincount(clusters, minlength=num_clusters)
+    counts = contingency(clusters, labels)
+    majorities = {int(counts[c].argmax()) for c in np.flatnonzero(sizes)}
+    return {"smallest_cluster": float(sizes.min() / len(labels)),
+            "clusters_without_class": num_clusters - len(majorities)}
+
+
+def clustering_metrics(clusters, labels, num_clusters: int | None = None) -> dict[str, float]:
+    """num_clusters: the K clusters a model has (default: one per label seen)."""
     clusters = np.asarray(clusters, dtype=np.int64)
     labels = np.asarray(labels, dtype=np.int64)
     return {
@@ -36,6 +49,7 @@ def clustering_metrics(clusters, labels) -> dict[str, float]:
         "acc_majority": majority_accuracy(clusters, labels),
         "nmi": float(normalized_mutual_info_score(labels, clusters)),
         "ari": float(adjusted_rand_score(labels, clusters)),
+        **occupancy(clusters, labels, num_clusters or int(labels.max()) + 1),
     }
 
 

@@ -136,3 +136,22 @@ def test_evaluate_runs_tasks_again_on_a_finished_run(data_dir, tmp_path):
 
     bad = run_module("src.evaluate", f"run={tmp_path / 'nosuch'}")
     assert bad.returncode == 2 and "config.yaml is missing" in bad.stderr and "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize("model", ["conv_vae", "seed001_vae"])
+def test_every_lever_switched_on_trains_and_evaluates(model, data_dir, tmp_path):
+    """One epoch pretrained as a plain VAE, then the k-means start and one epoch with every
+    other lever; the paper's form of the loss is what the trial would carry."""
+    result = run_module("src.train", f"model={model}", "levers=all", "scheduler=cosine", "epochs=2",
+                        "model.pretrain_epochs=1", "model.kl_warmup_epochs=2", "latent=5", "layers=2",
+                        "hidden=32", "dataset.limit=1000", "tasks=[loss,clustering]", f"hydra.run.dir={tmp_path}",
+                        env={"DATA_DIR": str(data_dir)})
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    first, second = metrics["history"]
+    assert first["train_loss"] == pytest.approx(first["train_recon"], rel=1e-5)  # KL weight 0, no category term
+    assert second["train_loss"] != pytest.approx(second["train_paper_loss"])  # half the KL, the balance term
+    test = metrics["loss"]["test"]
+    assert test["paper_loss"] == pytest.approx(test["recon"] + test["kl"] + test["cat"], rel=1e-5)
+    assert 0 <= metrics["clustering"]["test"]["acc"] <= 1
+    assert "k-means start at epoch 1" in (tmp_path / "train.log").read_text()

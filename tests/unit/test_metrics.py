@@ -1,15 +1,16 @@
 import numpy as np
 import pytest
 
-from src.tasks.scores import clustering_metrics, hungarian_accuracy, majority_accuracy
+from src.tasks.scores import clustering_metrics, hungarian_accuracy, majority_accuracy, occupancy
 
 rng = np.random.default_rng(0)
 
 
 def test_perfect_clustering_scores_one():
-    labels = rng.integers(0, 10, 1000)
+    labels = np.repeat(np.arange(10), 100)
     assert clustering_metrics(labels, labels) == pytest.approx(
-        {"acc": 1.0, "acc_majority": 1.0, "nmi": 1.0, "ari": 1.0})
+        {"acc": 1.0, "acc_majority": 1.0, "nmi": 1.0, "ari": 1.0, "smallest_cluster": 0.1,
+         "clusters_without_class": 0})
 
 
 def test_invariant_to_relabelling_clusters():
@@ -38,3 +39,15 @@ def test_majority_exceeds_hungarian_when_two_clusters_share_a_label():
     clusters = np.array([0, 0, 1, 1, 2, 2])
     assert majority_accuracy(clusters, labels) == pytest.approx(1.0)
     assert hungarian_accuracy(clusters, labels) == pytest.approx(4 / 6)
+
+
+def test_occupancy_counts_an_empty_cluster_and_a_class_split_in_two():
+    labels = np.repeat(np.arange(10), 10)
+    clusters = labels.copy()
+    clusters[labels == 9] = 4  # 4 and 9 share cluster 4; cluster 9 is empty
+    assert occupancy(clusters, labels, 10) == {"smallest_cluster": 0.0, "clusters_without_class": 1}
+    clusters[(labels == 1)] = 9  # cluster 9 now holds the ones, cluster 1 is empty
+    clusters[np.flatnonzero(labels == 0)[:5]] = 1  # the zeros split over clusters 0 and 1
+    assert occupancy(clusters, labels, 10) == {"smallest_cluster": 0.05, "clusters_without_class": 1}
+    # a cluster the model has but the split does not use counts as empty
+    assert occupancy(labels, labels, 12) == {"smallest_cluster": 0.0, "clusters_without_class": 2}

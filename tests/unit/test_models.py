@@ -16,6 +16,8 @@ from src.models.parts import (
     FlatDecoder,
     FlatEncoder,
     MixturePrior,
+    StridedConvDecoder,
+    StridedConvEncoder,
 )
 from src.models.parts.layout import channels_last_flat, channels_last_unflat
 from tests.helpers.processes import ROOT
@@ -36,7 +38,7 @@ def test_conv_vae_shapes_for_every_layer_count(layers):
     assert model.encode(x).shape == (5, 7)
     assert model.assign(x).shape == (5,)
     assert model.sample(3).shape == (10, 3, 1, 28, 28)
-    assert set(model.loss_terms(x)) == {"loss", "recon", "kl", "cat"}
+    assert set(model.loss_terms(x)) == {"loss", "recon", "kl", "cat", "balance", "paper_loss"}
     # spliced data = Con_Layer1 (16 channels) + Con_Layer2 (32 channels); ceil pooling keeps size >= 1
     size1 = [28, 14, 7, 4, 2, 1, 1][layers]
     size2 = [size1, -(-size1 // 2), -(-size1 // 4), -(-size1 // 8), -(-size1 // 16),
@@ -61,6 +63,7 @@ PARTS = {
     "FlatEncoder": FlatEncoder,
     "ConvDecoder n=1": lambda: ConvDecoder(1), "ConvDecoder n=3": lambda: ConvDecoder(3),
     "FlatDecoder": FlatDecoder,
+    "StridedConvEncoder": StridedConvEncoder, "StridedConvDecoder": StridedConvDecoder,
 }
 
 
@@ -87,9 +90,10 @@ def test_every_part_keeps_the_contract(name):
         assert p.grad is not None and bool(p.grad.abs().sum() > 0), pname
 
 
-def test_the_bottleneck_keeps_the_contract():
+@pytest.mark.parametrize("hidden", [16, None])
+def test_the_bottleneck_keeps_the_contract(hidden):
     torch.manual_seed(0)
-    b = MixturePrior(in_features=40, out_features=30, latent=5, hidden=16)
+    b = MixturePrior(in_features=40, out_features=30, latent=5, hidden=hidden)
     features = torch.randn(6, 40)
     mu, logvar = b.posterior(features)
     assert mu.shape == logvar.shape == (6, 5)

@@ -1,0 +1,120 @@
+"""The levers' ablation: each setting of conf/levers/ against `none`, from one study of
+sweeps/levers_<dataset>.yaml, mean ± std over its seeds, and beside it the restart that a
+rule using no label picks (the lowest training loss in the paper's form after training).
+
+    python -m src.experiments.levers.report [study=levers_mnist_e20] [storage=<journal or URL>] [out=<folder>]
+
+Labels are used only to score (test and validation columns); the validation accuracy is
+what a sweep would choose settings by, and is shown as such.
+"""
+import sys
+from pathlib import Path
+
+import optuna
+import pandas as pd
+from omegaconf import OmegaConf
+
+from src.experiments.common.studies_copy import copy_studies
+from src.runtime.errors import UserError
+from src.trials.records import open_studies
+
+DEFAULTS = {"study": "levers_mnist_e20", "storage": None, "out": None}
+# (column, trial attribute, scale)
+SCORES = [("acc test (majority)", "test_acc_majority", 100), ("acc test (Hungarian)", "test_acc", 100),
+          ("NMI test", "test_nmi", 1), ("smallest cluster (% of test)", "test_smallest_cluster", 100),
+          ("clusters without class (test)", "test_clusters_without_class", 1),
+          ("acc val (Hungarian)", "val_acc", 100), ("loss train", "train_loss", 1)]
+HEADLINE = "acc test (majority)"
+
+
+def trials(study: optuna.Study) -> pd.DataFrame:
+    """The study's finished trials, one row each: their parameters and recorded attributes."""
+    df = study.trials_dataframe(attrs=("number", "state", "params", "user_attrs"))
+    df = df[df["state"] == "COMPLETE"]
+    df.columns = [c.removeprefix("params_").removeprefix("user_attrs_") for c in df.columns]
+    return df.loc[:, ~df.columns.duplicated()]  # a swept key is a parameter and a recorded setting
+
+
+def settings_order(study: optuna.Study) -> list[str]:
+    """The settings in the order the sweep lists them (`none` first)."""
+    for t in study.trials:
+        if "levers" in t.distributions:
+            return list(t.distributions["levers"].choices)
+    return []
+
+
+def ablation(df: pd.DataFrame, order: list[str]) -> pd.DataFrame:
+    """One row per setting: mean and std over its seeds of every score, its difference to
+    `none`, and the label-free pick among its restarts."""
+    scaled = df.assign(**{column: df[key] * scale for column, key, scale in SCORES})
+    columns = [column for column, _, _ in SCORES]
+    grouped = scaled.groupby("levers")
+    table = grouped[columns].agg(["mean", "std"])
+    table.columns = [f"{column} {stat}" for column, stat in table.columns]
+    table.insert(0, "seeds", grouped.size())
+    base = table.loc["none", f"{HEADLINE} mean"] if "none" in table.index else float("nan")
+    table[f"{HEADLINE} vs none"] = table[f"{HEADLINE} mean"] - base
+    picks = scaled.loc[grouped["train_loss"].idxmin()].set_index("levers")
+    table["label-free pick: seed"] = picks["seed"]
+    table[f"label-free pick: {HEADLINE}"] = picks[HEADLINE]
+    table["trials"] = grouped["number"].agg(lambda n: ", ".join(f"#{x}" for x in sorted(n)))
+    return table.reindex([name for name in order if name in table.index])
+
+
+def markdown(table: pd.DataFrame) -> str:
+    """mean ± std in one cell per score, for reading."""
+    shown = pd.DataFrame(index=table.index)
+    shown["seeds"] = table["seeds"]
+    for column, _, _ in SCORES:
+        shown[column] = [f"{m:.2f} ± {s:.2f}" for m, s in zip(table[f"{column} mean"], table[f"{column} std"])]
+    for column in (f"{HEADLINE} vs none", "label-free pick: seed", f"label-free pick: {HEADLINE}", "trials"):
+        shown[column] = table[column]
+    return shown.to_markdown(floatfmt=".2f")
+
+
+def provenance(df: pd.DataFrame) -> list[str]:
+    return [f"- commits: {', '.join(sorted(df['commit'].astype(str).unique()))}",
+            f"- devices: {', '.join(sorted(df['device'].astype(str).unique()))}",
+            f"- runs: {len(df)}, training time {df['wall_seconds'].sum() / 3600:.1f} h in all"]
+
+
+def write_report(cfg) -> Path:
+    storage, names = open_studies(cfg.storage)
+    if cfg.study not in names:
+        raise UserError(f"study={cfg.study}: no such study in storage={cfg.storage} "
+                        f"(it holds: {', '.join(names) or 'none'}); run it with "
+                        f"`python -m src.train -m sweep=levers_mnist` first.")
+    study = optuna.load_study(study_name=cfg.study, storage=storage)
+    df = trials(study)
+    table = ablation(df, settings_order(study))
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out / "ablation.csv", float_format="%.4f")
+    settings = df.iloc[0]
+    lines = [f"# The levers, one at a time: {cfg.study}", "",
+             f"{settings['dataset']}, s={settings['latent']}, n={settings['layers']}, m={settings['hidden']}, "
+             f"{settings['epochs']} epochs, seeds {', '.join(map(str, sorted(df['seed'].unique())))}. "
+             "Mean ± std over seeds; percent except NMI, the cluster count and the loss.", "",
+             markdown(table), "",
+             "The label-free pick is the seed with the lowest training loss in the paper's form "
+             "(the loss task on the training images after training); no label is used to pick it. "
+             "Validation labels enter only the `acc val` column, the objective a sweep would select by.", "",
+             "Rebuild: `python -m src.experiments.levers.report "
+             f"study={cfg.study} storage={out / 'studies.log'} out={out}`", "", *provenance(df), ""]
+    (out / "ablation.md").write_text("\n".join(lines))
+    copy_studies(OmegaConf.create({"storage": cfg.storage, "out": str(out)}), storage, [cfg.study])
+    return out / "ablation.md"
+
+
+def main(argv=None) -> None:
+    cfg = OmegaConf.merge(DEFAULTS, OmegaConf.from_cli(list(sys.argv[1:] if argv is None else argv)))
+    cfg.storage = cfg.storage or f"outputs/sweeps/{cfg.study}/study.log"
+    cfg.out = cfg.out or f"docs/results/levers/{cfg.study}"
+    try:
+        print(write_report(cfg))
+    except UserError as error:
+        sys.exit(f"error: {error}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""The levers' ablation report from a study: its means, spreads and label-free pick."""
+import statistics
+
+import optuna
+import pandas as pd
+import pytest
+from optuna.distributions import CategoricalDistribution, IntDistribution
+
+from src.experiments.levers.report import main
+
+SETTINGS = ["none", "kmeans", "balance"]
+
+
+def record(levers: str, seed: int, acc: float, train_loss: float) -> dict:
+    return {"dataset": "mnist", "latent": 10, "layers": 2, "hidden": 128, "epochs": 20, "seed": seed,
+            "commit": "abc", "device": "cpu", "wall_seconds": 60.0, "test_acc_majority": acc,
+            "test_acc": acc - 0.05, "test_nmi": acc - 0.1, "test_smallest_cluster": 0.01 * seed,
+            "test_clusters_without_class": 3 - seed, "val_acc": acc, "train_loss": train_loss}
+
+
+def test_the_ablation_shows_mean_std_over_seeds_and_the_lowest_loss_restart(tmp_path):
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(tmp_path / "s.log")))
+    study = optuna.create_study(study_name="levers_mnist_e20", storage=storage, direction="maximize")
+    accs = {"none": [0.60, 0.70, 0.65], "kmeans": [0.90, 0.80, 0.85], "balance": [0.50, 0.55, 0.75]}
+    losses = {"none": [50, 49, 51], "kmeans": [48, 47, 49], "balance": [52, 53, 51]}
+    for levers in ["kmeans", "none", "balance"]:  # not the sweep's order
+        for seed in range(3):
+            study.add_trial(optuna.trial.create_trial(
+                params={"levers": levers, "seed": seed},
+                distributions={"levers": CategoricalDistribution(SETTINGS), "seed": IntDistribution(0, 2)},
+                value=accs[levers][seed], user_attrs=record(levers, seed, accs[levers][seed], losses[levers][seed])))
+    study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL))  # not counted
+    out = tmp_path / "report"
+    main([f"storage={tmp_path / 's.log'}", f"out={out}"])
+
+    table = pd.read_csv(out / "ablation.csv", index_col="levers")
+    assert list(table.index) == SETTINGS and list(table["seeds"]) == [3, 3, 3]
+    for levers in SETTINGS:
+        values = [100 * a for a in accs[levers]]
+        assert table.loc[levers, "acc test (majority) mean"] == pytest.approx(statistics.fmean(values), abs=1e-4)
+        assert table.loc[levers, "acc test (majority) std"] == pytest.approx(statistics.stdev(values), abs=1e-4)
+    assert table.loc["kmeans", "acc test (majority) vs none"] == pytest.approx(85 - 65, abs=1e-4)
+    # the restart with the lowest training loss, whatever its accuracy
+    assert list(table["label-free pick: seed"]) == [1, 1, 2]
+    assert list(table["label-free pick: acc test (majority)"]) == pytest.approx([70, 80, 75])
+    text = (out / "ablation.md").read_text()
+    assert "| kmeans" in text and "85.00 ± 5.00" in text
+    assert "levers_mnist_e20" in optuna.get_all_study_names(
+        optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(out / "studies.log"))))
+
+
+def test_a_study_that_is_not_there_is_one_clear_line(tmp_path, capsys):
+    (tmp_path / "empty.log").touch()
+    with pytest.raises(SystemExit) as stop:
+        main([f"storage={tmp_path / 'empty.log'}", "study=levers_nosuch", f"out={tmp_path / 'out'}"])
+    assert "study=levers_nosuch" in str(stop.value) and "sweep=levers_mnist" in str(stop.value)
+    assert not (tmp_path / "out").exists()

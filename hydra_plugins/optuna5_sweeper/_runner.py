@@ -289,6 +289,8 @@ class Sweep:
             trial.set_user_attr("gpu", gpu)
         elif self.gpus and self.worker is not None:
             trial.set_user_attr("gpu", self.gpus[0])
+        elif self.worker is not None:
+            trial.set_user_attr("omp_threads", os.environ.get("OMP_NUM_THREADS"))
         return env
 
     def _overrides(self, trial: optuna.Trial, slot: int) -> List[str]:
@@ -545,6 +547,8 @@ class Sweep:
             env = {**os.environ, WORKER_ENV: str(i)}
             if self.gpus:
                 env["CUDA_VISIBLE_DEVICES"] = str(self.gpus[i % len(self.gpus)])
+            else:  # the cores shared out: n_jobs workers of all-core thread pools spin against each other
+                env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // self.n_jobs)))
             workers.append(subprocess.Popen(command, env=env))
         gpus = f", GPUs {[self.gpus[i % len(self.gpus)] for i in range(self.n_jobs)]}" if self.gpus else ""
         print(f"study {study.study_name}: {self.n_jobs} workers started{gpus}", flush=True)

@@ -149,6 +149,18 @@ def test_n_jobs_workers_are_pinned_to_gpus_round_robin(tmp_path, gpus, per_gpu, 
         assert sorted(by_worker.values(), key=min) == expected
 
 
+@pytest.mark.slow
+def test_n_jobs_workers_without_gpus_share_the_cores(tmp_path, monkeypatch):
+    """Each of n_jobs CPU workers gets cores / n_jobs threads, unless the user set OMP_NUM_THREADS."""
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    store = tmp_path / "study.log"
+    result = run_app(tmp_path, "hydra/sweeper/sampler=grid", "x=range(0,4)", "y=0",
+                     f"hydra.sweeper.storage={store}", "hydra.sweeper.n_jobs=2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    trials = optuna.load_study(study_name="sphere", storage=journal(store)).trials
+    assert {t.user_attrs["omp_threads"] for t in trials} == {str(max(1, os.cpu_count() // 2))}
+
+
 def test_more_jobs_than_gpu_slots_is_refused(tmp_path):
     result = run_app(tmp_path, "hydra.sweeper.storage=s.log", "hydra.sweeper.n_jobs=3",
                      "hydra.sweeper.gpus=[0]", "hydra.sweeper.trials_per_gpu=2")

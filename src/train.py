@@ -91,9 +91,9 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
 def run_settings(cfg: DictConfig, model) -> dict:
     """What identifies a run in a report: data set, model, what the model's config names
     (its `identity`: the paper's s / n / m for Table 1's models), seed, length."""
-    choice = HydraConfig.get().runtime.choices.get("model") if HydraConfig.initialized() else None
-    return {"dataset": cfg.dataset.name, "model": choice, **model.identity,
-            "seed": cfg.seed, "epochs": cfg.epochs, "limit": cfg.dataset.limit}
+    choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}
+    return {"dataset": cfg.dataset.name, "model": choices.get("model"), "levers": choices.get("levers"),
+            **model.identity, "seed": cfg.seed, "epochs": cfg.epochs, "limit": cfg.dataset.limit}
 
 
 def summary(metrics: dict, run_dir: Path) -> str:

@@ -225,12 +225,24 @@ def test_a_bad_setting_is_refused_before_anything_runs(tmp_path):
 
 @pytest.mark.parametrize("key, value", [("seeds", 11), ("seeds", 0), ("epochs", 1.5), ("models", ["resnet"]),
                                         ("datasets", ["svhn"]), ("latent", 5), ("latent", [0]), ("latent", [7]),
-                                        ("limit", 10), ("limit", 150), ("cpu_jobs", 0), ("parallel_studies", 0)])
+                                        ("limit", 10), ("limit", 150), ("cpu_jobs", 0), ("parallel_studies", 0),
+                                        ("levers", "nosuch")])
 def test_each_setting_is_checked(key, value):
     settings = OmegaConf.load(ROOT / "conf" / "reproduce.yaml").reproduce
     settings[key] = value
     with pytest.raises(UserError, match=f"'reproduce.{key}' is .*; allowed: "):
         check(settings)
+
+
+def test_a_lever_setting_runs_in_studies_of_its_own():
+    r = OmegaConf.load(ROOT / "conf" / "reproduce.yaml").reproduce
+    r.levers, r.grid, r.latent = "kmeans", "paper", [60]
+    check(r)
+    sweeps = grid_sweeps(r, "mnist", "conv_vae")
+    assert [s["study"] for s in sweeps] == ["table1_mnist_e50_kmeans_s60_paper"]
+    assert "levers=kmeans" in sweep_command(r, sweeps[0])
+    r.levers = "none"  # the studies of the paper's reading keep their names
+    assert [s["study"] for s in grid_sweeps(r, "mnist", "conv_vae")] == ["table1_mnist_e50_s60_paper"]
 
 
 def test_report_refuses_a_missing_storage_and_leaves_the_report_alone(tmp_path):

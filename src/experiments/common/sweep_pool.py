@@ -56,6 +56,7 @@ def sweep_command(r: DictConfig, sweep: dict, cpu_jobs: int = 1) -> list[str]:
     args = [sys.executable, "-m", "src.train", "-m", f"sweep={sweep['sweep']}",
             f"epochs={r.epochs}", f"hydra.sweeper.study_name={sweep['study']}",
             f"hydra.sweeper.storage=${{oc.env:{STORAGE_ENV}}}", f"hydra.sweep.dir={Path(r.dir) / sweep['study']}"]
+    args += sweep.get("overrides", [])
     for key, value in sweep["fixed"].items():
         args += [f"~hydra.sweeper.params.{key}", f"{key}={value}"]
     for key, values in sweep["params"].items():

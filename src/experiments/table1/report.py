@@ -30,6 +30,7 @@ from src.experiments.common.studies_copy import STUDIES_COPY, copy_studies, keep
 from src.experiments.table1 import paper
 from src.experiments.table1.figures import Figures
 from src.experiments.table1.rows import DATASET_TITLES, NOT_RUN, Rows, fmt, mean_std, unique_runs
+from src.experiments.table1.studies import levers_of
 from src.runtime.errors import UserError, exit_with
 from src.runtime.paths import CONF_DIR, ROOT
 from src.trials.records import open_studies, records_of
@@ -48,13 +49,14 @@ class Report:
                             "Run python -m src.reproduce first, or point reproduce.storage at its studies.")
         keep_the_copy(r, names)
         runs = unique_runs(records_of(self.storage, names))
-        self.runs = [x for x in runs if x["epochs"] == r.epochs and x.get("limit") == r.limit]
+        self.runs = [x for x in runs if x["epochs"] == r.epochs and x.get("limit") == r.limit
+                     and levers_of(x) == r.levers]
         if not self.runs:
-            found = sorted({(x["epochs"], x.get("limit")) for x in runs}, key=str)
+            found = sorted({(x["epochs"], x.get("limit"), levers_of(x)) for x in runs}, key=str)
             raise UserError(
-                f"No finished run in {masked(r.storage)} has reproduce.epochs={r.epochs} and "
-                f"reproduce.limit={r.limit}; the report in reproduce.out is left as it is. Runs there "
-                f"have (epochs, limit): {', '.join(map(str, found)) or 'none'}.")
+                f"No finished run in {masked(r.storage)} has reproduce.epochs={r.epochs}, "
+                f"reproduce.limit={r.limit} and reproduce.levers={r.levers}; the report in reproduce.out "
+                f"is left as it is. Runs there have (epochs, limit, levers): {', '.join(map(str, found)) or 'none'}.")
 
     # --- writing ---------------------------------------------------------------------------
     def write_csv(self, rows: list[dict]) -> Path:
@@ -102,6 +104,8 @@ class Report:
 
     def header(self, prov: dict) -> list[str]:
         limit = f", first {self.r.limit} images of each split" if self.r.limit else ""
+        if self.r.levers != "none":
+            limit += f", levers={self.r.levers} (conf/levers/{self.r.levers}.yaml)"
         return [
             "# Table 1, reproduced",
             "",

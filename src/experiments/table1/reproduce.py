@@ -42,6 +42,9 @@ def check(r: DictConfig) -> None:
     for key in ("epochs", "seeds", "trials_per_gpu", "cpu_jobs", "parallel_studies"):
         if not isinstance(r[key], int) or isinstance(r[key], bool) or r[key] < 1:
             bad(key, r[key], "an integer >= 1")
+    levers = sorted(p.stem for p in (CONF_DIR / "levers").glob("*.yaml"))
+    if r.levers not in levers:
+        bad("levers", r.levers, f"a setting of conf/levers/: {', '.join(levers)}")
     if r.seeds > MAX_SEEDS:
         bad("seeds", r.seeds, f"at most {MAX_SEEDS}")
     if not r.models or any(m not in KINDS for m in r.models):
@@ -79,10 +82,10 @@ def grid_sweeps(r: DictConfig, dataset: str, model: str) -> list[dict]:
 
     A study per s, because Optuna keeps a parameter's choices fixed within a study: another
     grid is another study."""
-    prefix = study_name(model, dataset, r.epochs, r.limit)
+    prefix = study_name(model, dataset, r.epochs, r.limit, r.levers)
     if r.grid == "full":
         return [{"stage": "grid", "model": model, "dataset": dataset, "study": f"{prefix}_s{s}",
-                 "sweep": f"{KINDS[model]}_{dataset}",
+                 "sweep": f"{KINDS[model]}_{dataset}", "overrides": [f"levers={r.levers}"],
                  "fixed": {"latent": s}, "params": {}} for s in chosen_latents(r, dataset, model)]
     points = {row.latent: (row.layers, row.hidden) for row in paper.rows(dataset)}
     if model == "flat_vae":
@@ -93,7 +96,7 @@ def grid_sweeps(r: DictConfig, dataset: str, model: str) -> list[dict]:
         layers, hidden = points[s]
         params = {"hidden": [hidden]} if model == "flat_vae" else {"layers": [layers], "hidden": [hidden]}
         sweeps.append({"stage": "grid", "model": model, "dataset": dataset, "study": f"{prefix}_s{s}_paper",
-                       "sweep": f"{KINDS[model]}_{dataset}",
+                       "sweep": f"{KINDS[model]}_{dataset}", "overrides": [f"levers={r.levers}"],
                        "fixed": {"latent": s}, "params": params})
     return sweeps
 
@@ -106,15 +109,16 @@ def seed_sweep(r: DictConfig, grid_sweep: dict) -> dict | None:
     model, dataset, s = grid_sweep["model"], grid_sweep["dataset"], grid_sweep["fixed"]["latent"]
     if r.seeds < 2:
         return None
-    best = best_point(finished_runs(r.storage), model, dataset, s, r.epochs, r.limit)
+    best = best_point(finished_runs(r.storage), model, dataset, s, r.epochs, r.limit, r.levers)
     if best is None:
         return None
     fixed = {"latent": s, "hidden": best["hidden"]}
     n = ""
     if model == "conv_vae":
         fixed["layers"], n = best["layers"], f"_n{best['layers']}"
-    prefix = study_name(model, dataset, r.epochs, r.limit)
+    prefix = study_name(model, dataset, r.epochs, r.limit, r.levers)
     return {"stage": "seeds", "model": model, "dataset": dataset, "sweep": grid_sweep["sweep"],
+            "overrides": grid_sweep["overrides"],
             "study": f"{prefix}_s{s}{n}_m{best['hidden']}_seeds", "fixed": fixed,
             "params": {"seed": list(range(1, MAX_SEEDS))}, "n_trials": r.seeds - 1}
 

@@ -52,7 +52,7 @@ class Rows:
     # --- rows ------------------------------------------------------------------------------
     def best_runs(self, model: str, dataset: str, latent: int) -> tuple[dict | None, list[dict]]:
         """The best (n, m) at this s (seed 0's val accuracy) and its runs over every seed."""
-        point = best_point(self.runs, model, dataset, latent, self.r.epochs, self.r.limit)
+        point = best_point(self.runs, model, dataset, latent, self.r.epochs, self.r.limit, self.r.levers)
         if point is None:
             return None, []
         match = {"hidden": point["hidden"]}

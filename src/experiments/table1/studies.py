@@ -4,16 +4,22 @@ from src.trials.records import best_run, select
 KINDS = {"conv_vae": "table1", "flat_vae": "flat"}  # model -> study name prefix (and sweeps/ file)
 
 
-def study_name(model: str, dataset: str, epochs: int, limit: int | None) -> str:
-    """Runs of another length or data subset go to a study of their own, never mixed."""
-    return f"{KINDS[model]}_{dataset}_e{epochs}" + (f"_limit{limit}" if limit else "")
+def study_name(model: str, dataset: str, epochs: int, limit: int | None, levers: str = "none") -> str:
+    """Runs of another length, data subset or lever setting go to a study of their own, never mixed."""
+    return (f"{KINDS[model]}_{dataset}_e{epochs}" + (f"_limit{limit}" if limit else "")
+            + (f"_{levers}" if levers != "none" else ""))
+
+
+def levers_of(record: dict) -> str:
+    """The run's setting of conf/levers/ (runs recorded before the levers existed: none)."""
+    return record.get("levers") or "none"
 
 
 def best_point(records: list[dict], model: str, dataset: str, latent: int, epochs: int,
-               limit: int | None) -> dict | None:
+               limit: int | None, levers: str = "none") -> dict | None:
     """The (n, m) of the seed-0 run with the highest validation accuracy at this s, or None."""
-    runs = select(records, model=model, dataset=dataset, latent=latent, epochs=epochs, limit=limit,
-                  seed=0)
+    runs = select([r for r in records if levers_of(r) == levers], model=model, dataset=dataset,
+                  latent=latent, epochs=epochs, limit=limit, seed=0)
     if not runs:
         return None
     best = best_run(runs)

@@ -10,7 +10,10 @@ layout beside their old keys.
 import json
 import sys
 
+from omegaconf import OmegaConf
+
 from src.runtime.errors import UserError, exit_with
+from src.runtime.paths import CONF_DIR
 from src.tasks import TASKS
 
 USAGE = "python -m src.evaluate run=<run dir> [tasks=name,name,...] [data_dir=<folder>]"
@@ -42,7 +45,8 @@ def evaluate(run: str, tasks: list[str] | None = None, data_dir: str | None = No
 
     run_dir = Path(run)
     cfg, datamodule, model = load_run(run_dir, data_dir=data_dir)
-    names = tasks or list(cfg.get("tasks", ["loss", "clustering", "pictures"]))
+    # a run written before tasks existed: today's default tasks (conf/train.yaml)
+    names = tasks or list(cfg.get("tasks", OmegaConf.load(CONF_DIR / "train.yaml").tasks))
     results = run_tasks(names, model, datamodule, run_dir)
     path = run_dir / "metrics.json"
     metrics = json.loads(path.read_text()) if path.is_file() else {}

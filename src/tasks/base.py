@@ -49,7 +49,7 @@ def run_tasks(names, model, datamodule, run_dir: Path) -> dict:
     results = {}
     try:
         for name in names:
-            task = build(name)
+            task = build(name)  # a task is small: built where it runs, and again for its trial attributes
             lacking = missing(task, model)
             results[name] = task(model, datamodule, Path(run_dir)) if not lacking else {
                 "skipped": f"{type(model).__name__} cannot {', '.join(lacking)} (task {name} needs it)"}

@@ -59,6 +59,16 @@ def _as_list(value: Any) -> List[Any]:
     return list(value) if isinstance(value, (list, tuple)) or OmegaConf.is_list(value) else [value]
 
 
+def _metric_names(names: Any, objectives: int) -> Optional[List[str]]:
+    if names is None:
+        return None
+    names = [names] if isinstance(names, str) else list(names)
+    if len(names) != objectives or not all(isinstance(n, str) and n for n in names):
+        raise SweepError(f"hydra.sweeper.metric_names: {names!r} is not allowed; give one name per "
+                         f"direction ({objectives}), as a string or a list of strings, or null.")
+    return names
+
+
 def _directions(direction: Any) -> List[str]:
     names = [str(getattr(d, "name", d)).lower() for d in _as_list(direction)]
     bad = [n for n in names if n not in ("minimize", "maximize")]
@@ -93,6 +103,7 @@ class Sweep:
             raise SweepError(str(exc)) from None
         self._check_space(validate)
         self.directions = _directions(settings.direction)
+        self.metric_names = _metric_names(settings.get("metric_names"), len(self.directions))
         sampler_target = str(settings.sampler.get("_target_", ""))
         self.grid: Optional[List[Dict[str, Any]]] = None
         if sampler_target.endswith("GridSampler"):
@@ -129,7 +140,7 @@ class Sweep:
             raise SweepError(f"hydra.sweeper.heartbeat_interval={settings.heartbeat_interval} / "
                              f"grace_period={settings.grace_period}: give an interval > 0 (seconds) "
                              "and a grace period longer than the interval (null: 4 intervals).")
-        self.failures = 0
+        self.failures, self.last_failure = 0, ""
         self.started = time.time()
 
     def _check_space(self, validate: Callable[[List[List[str]]], None]) -> None:
@@ -204,6 +215,8 @@ class Sweep:
             raise SweepError(f"hydra.sweeper.direction: study {name!r} in {masked(self.storage_url)} "
                              f"was created with {stored}, the config says {self.directions}; "
                              "use another study_name or the same direction.")
+        if self.metric_names and study.metric_names != self.metric_names:
+            study.set_metric_names(self.metric_names)
         if self.grid is not None:
             self._seed_grid(study, created)
         trial_context.register_local_study(study)
@@ -321,6 +334,7 @@ class Sweep:
             state = TrialState.FAIL
             reason = f"{type(exc).__name__}: {exc}".strip()
             trial.set_user_attr("fail_reason", reason[:2000])
+            self.last_failure = f"trial {trial.number}: {reason}".splitlines()[0][:300]
             trial.set_user_attr("traceback", "".join(traceback.format_exception(exc))[-4000:])
             self.failures += 1
         try:
@@ -368,10 +382,14 @@ class Sweep:
         print(f"study {study.study_name} ({masked(self.storage_url)}): {states or 'no trials'}", flush=True)
         if not counts[TrialState.COMPLETE]:
             return
-        results: Dict[str, Any] = {"name": study.study_name}
+        # the official plugin's layout (name: optuna), which tools read; the study's name beside it
+        results: Dict[str, Any] = {"name": "optuna", "study_name": study.study_name}
+        if study.metric_names:
+            results["metric_names"] = list(study.metric_names)
         if len(self.directions) == 1:
             best = study.best_trial
-            print(f"best value {best.value:.4f} (trial {best.number}): "
+            label = f"best {study.metric_names[0]}" if study.metric_names else "best value"
+            print(f"{label} {best.value:.4f} (trial {best.number}): "
                   + " ".join(as_overrides(best.params)), flush=True)
             results.update(best_params=dict(best.params), best_value=best.value)
         else:
@@ -425,8 +443,8 @@ class Sweep:
             raise SweepError(
                 f"{self.failures} trial(s) failed, more than hydra.sweeper.max_failure_rate="
                 f"{self.settings.max_failure_rate} of {self.planned} planned allows "
-                f"({self.allowed_failures}); the reasons are in the trials' fail_reason attribute. "
-                "Raise max_failure_rate to go on past failures.")
+                f"({self.allowed_failures}); the last: {self.last_failure}. Every reason is in the "
+                "trials' fail_reason attribute. Raise max_failure_rate to go on past failures.")
         if self.worker is None:
             self.summary(study)
         return study

@@ -147,6 +147,9 @@ class OptunaSweeperConf:
     # "minimize" / "maximize", or a list of them for a multi-objective study
     # (the task function then returns one value per direction).
     direction: Any = "minimize"
+    # A name per objective (Optuna's set_metric_names), shown by optuna-dashboard, in
+    # trials_dataframe() and in the summary; null: Optuna's "Objective 0", ...
+    metric_names: Optional[Any] = None
     # An Optuna storage URL (sqlite:///path.db, postgresql://user:pw@host/db, ...);
     # null keeps the study in memory, for this process only.
     storage: Optional[Any] = None

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+import yaml
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from optuna.distributions import (
     CategoricalDistribution,
@@ -39,7 +40,21 @@ def test_documented_config_runs_tpe_and_reports_the_best(tmp_path):
     assert len(lines) == 6
     assert "best value" in result.stdout
     results = list(tmp_path.glob("multirun/*/*/optimization_results.yaml"))
-    assert len(results) == 1 and "best_params" in results[0].read_text()
+    assert len(results) == 1
+    written = yaml.safe_load(results[0].read_text())  # the official plugin's layout
+    assert written["name"] == "optuna" and written["study_name"] == "sphere"
+    assert set(written["best_params"]) == {"x", "y"} and isinstance(written["best_value"], float)
+
+
+def test_metric_names_label_the_objectives(tmp_path):
+    store = tmp_path / "study.log"
+    result = run_app(tmp_path, "hydra.sweeper.n_trials=2", f"hydra.sweeper.storage={store}",
+                     "hydra.sweeper.metric_names=sphere")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert optuna.load_study(study_name="sphere", storage=journal(store)).metric_names == ["sphere"]
+    assert "best sphere" in result.stdout
+    bad = run_app(tmp_path, "hydra.sweeper.n_trials=2", "hydra.sweeper.metric_names=[a,b]")
+    assert bad.returncode == 2 and "hydra.sweeper.metric_names" in bad.stderr and "one name per" in bad.stderr
 
 
 def test_failing_trial_is_fail_with_reason_and_the_grid_goes_on(tmp_path):
@@ -60,6 +75,8 @@ def test_failures_beyond_max_failure_rate_stop_the_sweep_with_one_paragraph(tmp_
     result = run_app(tmp_path, "hydra/sweeper/sampler=grid", "x=choice(2,3)", env={"FAIL_AT": "2"})
     assert result.returncode == 2
     assert "max_failure_rate" in result.stderr and "Traceback" not in result.stderr
+    # the last failure's exception, in one line of the paragraph
+    assert "the last: trial 0: RuntimeError: asked to fail at x=2" in result.stderr
     assert "trial    1" not in result.stdout  # stopped after the first failure (rate 0.0)
 
 

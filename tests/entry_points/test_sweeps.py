@@ -80,12 +80,15 @@ def test_search_stores_complete_trials_with_their_attributes(search_study):
         for split in ("train", "test"):
             for score in ("acc", "acc_majority", "nmi", "ari"):
                 assert attrs[f"{split}_{score}"] == pytest.approx(metrics["clustering"][split][score])
-            assert attrs[f"{split}_loss"] == pytest.approx(metrics["loss"][split]["loss"])
+            assert attrs[f"{split}_loss"] == pytest.approx(metrics["loss"][split]["paper_loss"])
         assert attrs["device"] == "cpu" and attrs["wall_seconds"] > 0
         assert list(t.intermediate_values) == [0]  # one epoch: one reported val accuracy
     lines = [l for l in result.stdout.splitlines() if l.startswith("trial ")]
     assert len(lines) == 3 and "left" in lines[-1] and "best" in lines[-1]
-    assert "best value" in result.stdout
+    assert "best clustering.val.acc" in result.stdout  # the objective by name (metric_names)
+    study = optuna.load_study(study_name="search_mnist", storage=journal(tmp / "study.log"))
+    assert study.metric_names == ["clustering.val.acc"]
+    assert "value_clustering.val.acc" in study.trials_dataframe().columns
     assert "Epoch" not in result.stdout + result.stderr  # no progress bars in a sweep
 
 

@@ -37,6 +37,8 @@ class SearchSpace:
                 values.append(list(dist.choices))
             elif isinstance(dist, IntDistribution) and not dist.log:
                 values.append(list(range(dist.low, dist.high + 1, dist.step)))
+            elif isinstance(dist, FloatDistribution) and dist.step is not None:
+                values.append(stepped_values(dist))
             else:
                 raise SearchSpaceError(
                     f"hydra.sweeper.params.{name}: the grid sampler needs a finite set of values "
@@ -64,7 +66,17 @@ def _range_distribution(name: str, sweep: RangeSweep, override: Override) -> Bas
         return CategoricalDistribution(values)
     if all(isinstance(v, int) for v in (sweep.start, sweep.stop, sweep.step)):
         return IntDistribution(values[0], values[-1], step=sweep.step)
-    return CategoricalDistribution(values)  # float ranges: their exact listed values
+    if len(values) == 1:
+        return CategoricalDistribution(values)
+    # A stepped float range is a number to the samplers (CMA-ES, TPE, GP model it as one),
+    # on the grid low, low + step, ... up to its last value before the exclusive end.
+    return FloatDistribution(round(values[0], 12), round(values[-1], 12), step=sweep.step)
+
+
+def stepped_values(dist: FloatDistribution) -> List[float]:
+    """The values of a stepped float distribution, rounded as written (0.1 + 0.2 -> 0.3)."""
+    count = round((dist.high - dist.low) / dist.step) + 1
+    return [round(dist.low + i * dist.step, 12) for i in range(count)]
 
 
 def _distribution(name: str, override: Override) -> BaseDistribution:

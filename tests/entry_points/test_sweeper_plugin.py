@@ -124,6 +124,20 @@ def test_override_grammar_maps_to_optuna_distributions():
         space.grid()
 
 
+def test_a_stepped_float_range_is_a_number_to_the_samplers(tmp_path):
+    space = parse({"x": "range(0.1, 1.0, step=0.1)"}, [])
+    assert space.distributions["x"] == FloatDistribution(0.1, 0.9, step=0.1)  # the end stays exclusive
+    assert space.grid() == [{"x": v} for v in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)]
+    store = tmp_path / "study.log"
+    result = run_app(tmp_path, "hydra/sweeper/sampler=cmaes", "x=range(0.5, 5.5, step=1)", "y=interval(-1, 1)",
+                     "hydra.sweeper.n_trials=5", f"hydra.sweeper.storage={store}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "sampled independently" not in result.stderr  # CMA-ES models x itself
+    trials = optuna.load_study(study_name="sphere", storage=journal(store)).trials
+    assert all(t.distributions["x"] == FloatDistribution(0.5, 4.5, step=1.0) for t in trials)
+    assert all(t.params["x"] in (0.5, 1.5, 2.5, 3.5, 4.5) for t in trials)
+
+
 def test_formatted_values_read_back_unchanged():
     parser = OverridesParser.create()
     for value in (3, 0.001, 1e-30, "fashion_mnist", "a b", "it's", True, None):

@@ -45,8 +45,17 @@ class SweepError(RuntimeError):
 
 
 def _build(key: str, node: DictConfig) -> Any:
+    if str(node.get("_target_", "")).endswith("MOTPESampler"):
+        raise SweepError(
+            f"hydra.sweeper.{key}: motpe (MOTPESampler) was removed from Optuna in version 3; "
+            "TPE handles several objectives itself. Use hydra/sweeper/sampler=tpe, with "
+            "hydra.sweeper.sampler.multivariate=true for what MOTPE modelled jointly.")
     try:
-        return instantiate(node)
+        # A constraints function is given by its dotted path (nested samplers are built by
+        # Hydra); passed beside a plain copy, since a typed node would turn it back into text.
+        plain = OmegaConf.to_container(node, resolve=True)
+        functions = {k: get_method(plain.pop(k)) for k in ("constraints_func",) if isinstance(plain.get(k), str)}
+        return instantiate(plain, **functions)
     except Exception as exc:
         cause = exc.__cause__ or exc
         raise SweepError(f"hydra.sweeper.{key}: cannot build {node.get('_target_')} "
@@ -95,6 +104,14 @@ class Sweep:
         self.config = config
         self.launcher = launcher
         self.worker = os.environ.get(WORKER_ENV)
+        if settings.get("search_space"):
+            raise SweepError(
+                "hydra.sweeper.search_space: the official plugin's 1.2 form of the search space "
+                "(a mapping of {type, low, high, ...} per key) is not read; write each key under "
+                "hydra.sweeper.params in Hydra's override syntax: type float low 0.1 high 1 as "
+                "interval(0.1, 1), with log as tag(log, interval(...)), type int as "
+                "int(interval(a, b)), type categorical as choice(a, b, ...), a stepped range as "
+                "range(a, b, step=s).")
         try:
             self.space: SearchSpace = parse(
                 OmegaConf.to_container(settings.params, resolve=True) if settings.params else None,

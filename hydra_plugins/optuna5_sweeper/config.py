@@ -82,6 +82,8 @@ class CmaEsSamplerConfig(SamplerConfig):
     use_separable_cma: bool = False
     with_margin: bool = False
     lr_adapt: bool = False
+    independent_sampler: Optional[Any] = None  # a sampler node (`_target_: optuna.samplers...`)
+    source_trials: Optional[Any] = None
 
 
 @dataclass
@@ -91,6 +93,7 @@ class NSGAIISamplerConfig(SamplerConfig):
     mutation_prob: Optional[float] = None
     crossover_prob: float = 0.9
     swapping_prob: float = 0.5
+    constraints_func: Optional[str] = None  # dotted path of a function (FrozenTrial) -> constraint values
 
 
 @dataclass
@@ -100,6 +103,24 @@ class QMCSamplerConfig(SamplerConfig):
     scramble: bool = False
     warn_asynchronous_seeding: bool = True
     warn_independent_sampling: bool = True
+    independent_sampler: Optional[Any] = None
+
+
+@dataclass
+class GPSamplerConfig(SamplerConfig):
+    """Gaussian-process Bayesian optimisation (Optuna's GPSampler)."""
+    _target_: str = "optuna.samplers.GPSampler"
+    independent_sampler: Optional[Any] = None
+    n_startup_trials: int = 10
+    deterministic_objective: bool = False
+    constraints_func: Optional[str] = None  # dotted path, as for nsgaii
+    warn_independent_sampling: bool = True
+
+
+@dataclass
+class MOTPESamplerConfig(SamplerConfig):
+    """Kept so that configs naming it get a paragraph: Optuna removed MOTPESampler (3.x)."""
+    _target_: str = "optuna.samplers.MOTPESampler"
 
 
 @dataclass
@@ -164,6 +185,8 @@ class OptunaSweeperConf:
     # Dotted path of a function (cfg, trial) -> None that suggests further parameters.
     custom_search_space: Optional[str] = None
     params: Optional[Dict[str, Any]] = None
+    # The official plugin's 1.2 form of the search space: refused with how to write it as params.
+    search_space: Optional[Any] = None
     # A running trial's worker renews its heartbeat every heartbeat_interval seconds; a
     # trial without one for grace_period (null: 4 intervals) is failed and its point retried.
     heartbeat_interval: float = 30
@@ -177,7 +200,8 @@ def _register() -> None:
     cs = ConfigStore.instance()
     cs.store(group="hydra/sweeper", name="optuna", node=OptunaSweeperConf, provider=PROVIDER)
     samplers = {"tpe": TPESamplerConfig, "random": RandomSamplerConfig, "grid": GridSamplerConfig,
-                "cmaes": CmaEsSamplerConfig, "nsgaii": NSGAIISamplerConfig, "qmc": QMCSamplerConfig}
+                "cmaes": CmaEsSamplerConfig, "nsgaii": NSGAIISamplerConfig, "qmc": QMCSamplerConfig,
+                "gp": GPSamplerConfig, "motpe": MOTPESamplerConfig}
     for name, node in samplers.items():
         cs.store(group="hydra/sweeper/sampler", name=name, node=node, provider=PROVIDER)
     pruners = {"none": NopPrunerConfig, "median": MedianPrunerConfig,

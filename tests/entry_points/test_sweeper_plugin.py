@@ -155,6 +155,53 @@ def test_every_sampler_and_pruner_option_runs(tmp_path, sampler, pruner):
     assert result.stdout.count(" left, ") == 3
 
 
+def feasible(trial) -> list:  # for constraints_func: every trial satisfies the constraint
+    return [-1.0]
+
+
+@pytest.mark.parametrize("config, keys, attribute, expected", [
+    ("GPSamplerConfig", {"n_startup_trials": 4, "deterministic_objective": True}, "_n_startup_trials", 4),
+    ("GPSamplerConfig", {"constraints_func": f"{__name__}.feasible"}, "_constraints_func", feasible),
+    ("CmaEsSamplerConfig", {"independent_sampler": {"_target_": "optuna.samplers.RandomSampler", "seed": 1}},
+     "_independent_sampler", optuna.samplers.RandomSampler),
+    ("NSGAIISamplerConfig", {"constraints_func": f"{__name__}.feasible"}, "_constraints_func", feasible),
+    ("QMCSamplerConfig", {"independent_sampler": {"_target_": "optuna.samplers.TPESampler"}},
+     "_independent_sampler", optuna.samplers.TPESampler),
+])
+def test_each_sampler_key_reaches_optuna(config, keys, attribute, expected):
+    from omegaconf import OmegaConf
+
+    from hydra_plugins.optuna5_sweeper import config as configs
+    from hydra_plugins.optuna5_sweeper._runner import _build
+
+    sampler = _build("sampler", OmegaConf.merge(OmegaConf.structured(getattr(configs, config)), keys))
+    value = getattr(sampler, attribute)
+    if isinstance(expected, type):
+        assert isinstance(value, expected)
+    elif not callable(expected):
+        assert value == expected
+    else:  # the function found by its dotted path (pytest may import this module twice)
+        assert value.__module__ == __name__ and value.__name__ == expected.__name__ and value(None) == [-1.0]
+
+
+def test_gp_sampler_runs(tmp_path):
+    result = run_app(tmp_path, "hydra/sweeper/sampler=gp", "hydra.sweeper.sampler.n_startup_trials=2",
+                     "x=interval(-2, 2)", "y=interval(-2, 2)", "hydra.sweeper.n_trials=4")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count(" left, ") == 4
+
+
+@pytest.mark.parametrize("args, words", [
+    (["hydra/sweeper/sampler=motpe"], ["motpe", "removed", "sampler=tpe", "multivariate=true"]),
+    (["+hydra.sweeper.search_space.x.type=float", "+hydra.sweeper.search_space.x.low=0",
+      "+hydra.sweeper.search_space.x.high=1"], ["hydra.sweeper.search_space", "hydra.sweeper.params", "interval("]),
+])
+def test_official_forms_that_are_gone_are_refused_saying_what_to_write(tmp_path, args, words):
+    result = run_app(tmp_path, *args, "hydra.sweeper.n_trials=1")
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert all(w in result.stderr for w in words), result.stderr[-2000:]
+
+
 def test_a_pruner_optuna_cannot_build_is_named(tmp_path):
     result = run_app(tmp_path, "hydra/sweeper/pruner=threshold", "hydra.sweeper.n_trials=1")
     assert result.returncode == 2

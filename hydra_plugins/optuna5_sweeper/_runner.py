@@ -13,12 +13,14 @@ storage does atomically; so each point runs once however many workers there are.
 import json
 import math
 import os
+import shlex
 import signal
 import socket
 import subprocess
 import sys
 import time
 import traceback
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -233,7 +235,9 @@ class Sweep:
                              f"was created with {stored}, the config says {self.directions}; "
                              "use another study_name or the same direction.")
         if self.metric_names and study.metric_names != self.metric_names:
-            study.set_metric_names(self.metric_names)
+            with warnings.catch_warnings():  # experimental since Optuna 3.2, and still so in 5
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                study.set_metric_names(self.metric_names)
         if self.grid is not None:
             self._seed_grid(study, created)
         trial_context.register_local_study(study)
@@ -562,6 +566,25 @@ class Sweep:
         print(f"trial {trial.number} interrupted; marked FAIL"
               + (" and its grid point queued again" if self.grid is not None else ""), flush=True)
 
+    def _check_relaunchable(self, command: List[str]) -> None:
+        """Workers run this process's command line again, which starts this sweep only if the
+        sweep came from it: Hydra's multirun flag and every override of the sweep are on it.
+        Started in-process by another program (a test harness, a notebook), the command line
+        is that program's, and each worker would run it instead."""
+        overrides = [o for o in (*self.config.hydra.overrides.hydra, *self.config.hydra.overrides.task)
+                     if o != "hydra.mode=MULTIRUN"]  # what Hydra adds for -m itself
+        argv = sys.argv[1:]
+        if any(a in ("-m", "--multirun") for a in argv) and all(o in argv for o in overrides):
+            return
+        raise SweepError(
+            f"hydra.sweeper.n_jobs={self.n_jobs} starts its workers by running this process's command "
+            f"line again ({shlex.join(command)}), but this sweep was not started from it: it was "
+            "started in-process by another program (a test harness, a notebook, a script calling "
+            "Hydra), which each worker would run instead. Start the sweep from its own command line "
+            "(python <app> -m ...), run it with n_jobs=1, start workers by hand (the same command "
+            "in several shells, one storage), or use a launcher that runs jobs elsewhere "
+            "(hydra/launcher=joblib or submitit_local).")
+
     def _supervise(self) -> optuna.Study:
         if self.storage_url is None or self.storage_url.startswith("sqlite:"):
             raise SweepError(
@@ -577,6 +600,7 @@ class Sweep:
         spec = getattr(main, "__spec__", None)
         command = ([sys.executable, "-m", spec.name] if spec is not None and spec.name != "__main__"
                    else [sys.executable, sys.argv[0]]) + sys.argv[1:]
+        self._check_relaunchable(command)
         workers = []
         for i in range(self.n_jobs):
             env = {**os.environ, WORKER_ENV: str(i)}

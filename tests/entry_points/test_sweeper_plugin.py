@@ -239,6 +239,21 @@ def test_n_jobs_workers_without_gpus_share_the_cores(tmp_path, monkeypatch):
     assert {t.user_attrs["omp_threads"] for t in trials} == {str(max(1, os.cpu_count() // 2))}
 
 
+@pytest.mark.parametrize("n_jobs, refused", [(2, True), (1, False)])
+def test_a_sweep_started_in_process_by_another_program_does_not_relaunch_it(tmp_path, n_jobs, refused):
+    """Workers re-run the process's command line; a host program's would run the host again."""
+    host = APP.with_name("in_process_host.py")
+    result = subprocess.run([sys.executable, str(host), str(tmp_path / "s.log"), f"hydra.sweeper.n_jobs={n_jobs}"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert result.stdout.count("host started") == 1  # no worker ran the host again
+    if refused:
+        assert result.returncode != 0 and "started in-process by another program" in result.stderr
+        assert "n_jobs=1" in result.stderr and "start workers by hand" in result.stderr
+    else:
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert "host finished" in result.stdout
+
+
 def test_more_jobs_than_gpu_slots_is_refused(tmp_path):
     result = run_app(tmp_path, "hydra.sweeper.storage=s.log", "hydra.sweeper.n_jobs=3",
                      "hydra.sweeper.gpus=[0]", "hydra.sweeper.trials_per_gpu=2")

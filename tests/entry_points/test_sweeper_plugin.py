@@ -254,6 +254,17 @@ def test_a_sweep_started_in_process_by_another_program_does_not_relaunch_it(tmp_
         assert "host finished" in result.stdout
 
 
+@pytest.mark.slow
+def test_the_submitit_launcher_runs_every_point_once(tmp_path):
+    store = tmp_path / "study.log"
+    result = run_app(tmp_path, "hydra/launcher=submitit_local", "hydra/sweeper/sampler=grid", "x=range(0,4)",
+                     "y=0", f"hydra.sweeper.storage={store}", "hydra.sweeper.n_jobs=2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    trials = optuna.load_study(study_name="sphere", storage=journal(store)).trials
+    assert sorted(t.params["x"] for t in trials) == [0, 1, 2, 3]
+    assert all(t.state == optuna.trial.TrialState.COMPLETE and t.value == t.params["x"] ** 2 for t in trials)
+
+
 def test_more_jobs_than_gpu_slots_is_refused(tmp_path):
     result = run_app(tmp_path, "hydra.sweeper.storage=s.log", "hydra.sweeper.n_jobs=3",
                      "hydra.sweeper.gpus=[0]", "hydra.sweeper.trials_per_gpu=2")

@@ -279,3 +279,19 @@ def test_joblib_launcher_runs_batches_in_other_processes_that_still_reach_their_
     ts = trials(journal(tmp_path / "study.log"), "flat_mnist")
     assert [t.state for t in ts] == [TrialState.PRUNED] * 2
     assert sorted(Path(t.user_attrs["run_dir"]).name for t in ts) == ["trial_0", "trial_1"]
+
+
+def test_the_submitit_launcher_runs_the_trainer_with_pruning_reported_from_its_jobs(tmp_path):
+    """submitit's local executor: the code path of SLURM jobs (hydra/launcher=submitit_slurm)."""
+    result = run_module("src.train", "-m", *GRID4, "hydra/launcher=submitit_local", "hydra.sweeper.n_jobs=2",
+                        "hydra/sweeper/pruner=median", "epochs=2", "dataset.limit=256", "tasks=[loss,clustering]",
+                        *sweep_args(tmp_path), env=data_env())
+    assert result.returncode == 0, result.stderr[-3000:]
+    study = optuna.load_study(study_name="table1_mnist", storage=journal(tmp_path / "study.log"))
+    assert points(study.trials) == points(study.trials, (TrialState.COMPLETE,)) and len(points(study.trials)) == 4
+    assert len(study.trials) == 4  # each point once
+    for t in study.trials:
+        assert list(t.intermediate_values) == [0, 1]  # the job reached its trial: one value per epoch
+        assert t.user_attrs["test_acc"] == pytest.approx(
+            json.loads((Path(t.user_attrs["run_dir"]) / "metrics.json").read_text())["clustering"]["test"]["acc"])
+    assert study.user_attrs["grid_size"] == 4

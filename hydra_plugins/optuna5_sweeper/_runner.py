@@ -38,6 +38,9 @@ from .signals import ignore_signals, signals_as_interrupt
 from .storage import GRID_SIZE_ATTR, masked, open_storage
 
 WORKER_ENV = "OPTUNA5_SWEEPER_WORKER"
+STARTED_ENV = "OPTUNA5_SWEEPER_STARTED"  # when the sweep its workers belong to started (epoch seconds)
+NOT_JOB_FAILURES = ("stale:", "interrupted")  # fail_reason prefixes the sweeper itself writes
+STOP_ATTR = "sweep_stopped"  # study attribute: {"started": ..., "reason": ...} once failures exceed the budget
 SEEDING_TIMEOUT_S = 120
 DONE = (TrialState.COMPLETE, TrialState.PRUNED)
 
@@ -159,7 +162,9 @@ class Sweep:
             raise SweepError(f"hydra.sweeper.heartbeat_interval={settings.heartbeat_interval} / "
                              f"grace_period={settings.grace_period}: give an interval > 0 (seconds) "
                              "and a grace period longer than the interval (null: 4 intervals).")
-        self.failures, self.last_failure = 0, ""
+        # Budgets count the trials of this sweep, over all its workers and machines: those
+        # claimed since it started (a supervisor's workers share its start).
+        self.started_at = float(os.environ.get(STARTED_ENV, time.time()))
         self.started = time.time()
 
     def _check_space(self, validate: Callable[[List[List[str]]], None]) -> None:
@@ -269,9 +274,43 @@ class Sweep:
                 counts[t.state] += 1
         return counts
 
+    def _failed_in_this_sweep(self, study: optuna.Study) -> List[FrozenTrial]:
+        """The trials of this sweep whose job failed (not those interrupted or gone stale with
+        their worker, whose points are queued again)."""
+        return [t for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+                if self._in_grid(t) and t.datetime_start is not None
+                and t.datetime_start.timestamp() >= self.started_at
+                and not str(t.user_attrs.get("fail_reason", "")).startswith(NOT_JOB_FAILURES)]
+
+    def _stop_reason(self, study: optuna.Study) -> Optional[str]:
+        """Why this sweep must stop claiming, if it must: its failures (every worker's, on
+        every machine) exceed the budget. The first worker to see it says so in the study,
+        and every worker reads it there before claiming."""
+        stopped = study._storage.get_study_user_attrs(study._study_id).get(STOP_ATTR)
+        if stopped and stopped["started"] >= self.started_at:
+            return stopped["reason"]
+        failed = self._failed_in_this_sweep(study)
+        if len(failed) <= self.allowed_failures:
+            return None
+        last = max(failed, key=lambda t: t.number)
+        reason = (f"{len(failed)} trial(s) failed, more than hydra.sweeper.max_failure_rate="
+                  f"{self.settings.max_failure_rate} of {self.planned} planned allows "
+                  f"({self.allowed_failures}); the last: trial {last.number}: "
+                  + str(last.user_attrs.get("fail_reason", "?")).splitlines()[0][:300]
+                  + ". Every reason is in the trials' fail_reason attribute. Raise max_failure_rate "
+                  "to go on past failures.")
+        study.set_user_attr(STOP_ATTR, {"started": self.started_at, "reason": reason})
+        return reason
+
     def _claim(self, study: optuna.Study) -> Optional[optuna.Trial]:
         counts = self._counts(study)
-        if counts[TrialState.COMPLETE] + counts[TrialState.PRUNED] + counts[TrialState.RUNNING] >= self.planned:
+        taken = counts[TrialState.COMPLETE] + counts[TrialState.PRUNED] + counts[TrialState.RUNNING]
+        if self.grid is None:
+            # A search's failed trials do not count as done (the next sweep retries them),
+            # but they use up this sweep's share: it never starts more trials than planned.
+            # A grid is bounded by its queue instead.
+            taken += len(self._failed_in_this_sweep(study))
+        if taken >= self.planned:
             return None
         if self.grid is None:
             trial = study.ask()
@@ -355,9 +394,7 @@ class Sweep:
             state = TrialState.FAIL
             reason = f"{type(exc).__name__}: {exc}".strip()
             trial.set_user_attr("fail_reason", reason[:2000])
-            self.last_failure = f"trial {trial.number}: {reason}".splitlines()[0][:300]
             trial.set_user_attr("traceback", "".join(traceback.format_exception(exc))[-4000:])
-            self.failures += 1
         try:
             study.tell(trial, values=values, state=state)
         except optuna.exceptions.UpdateFinishedTrialError:  # e.g. failed as stale by another worker
@@ -437,18 +474,15 @@ class Sweep:
             print(f"study {study.study_name} in {masked(self.storage_url)}: {done} of {self.planned} "
                   f"trials finished, {counts[TrialState.RUNNING]} running", flush=True)
         batch_size = 1 if self._runs_jobs_in_process() else self.n_jobs
-        # A search's failed trials do not count as done (the next run retries them), but they
-        # use up this run's share, so that a run never starts more trials than were planned.
-        # A grid is bounded by its queue instead.
-        budget = math.inf if self.grid is not None else self.planned - done - counts[TrialState.RUNNING]
-        waiting_said = False
+        waiting_said, stop = False, None
         with signals_as_interrupt() as interrupt:
-            while self.failures <= self.allowed_failures and budget > 0:
+            while True:
                 interrupt.check()
                 self._fail_stale(study)
-                launched = self._launch(study, min(batch_size, budget), interrupt)
-                if launched:
-                    budget -= launched
+                stop = self._stop_reason(study)
+                if stop is not None:
+                    break
+                if self._launch(study, batch_size, interrupt):
                     continue
                 # Nothing to claim. Trials running elsewhere may still fail or go stale
                 # (their worker died): wait for them, to retry their points.
@@ -460,12 +494,8 @@ class Sweep:
                           f"no heartbeat for {self.grace_period} s)", flush=True)
                     waiting_said = True
                 time.sleep(min(self.heartbeat_interval, 5))
-        if self.failures > self.allowed_failures:
-            raise SweepError(
-                f"{self.failures} trial(s) failed, more than hydra.sweeper.max_failure_rate="
-                f"{self.settings.max_failure_rate} of {self.planned} planned allows "
-                f"({self.allowed_failures}); the last: {self.last_failure}. Every reason is in the "
-                "trials' fail_reason attribute. Raise max_failure_rate to go on past failures.")
+        if stop is not None:
+            raise SweepError(stop)
         if self.worker is None:
             self.summary(study)
         return study
@@ -603,7 +633,7 @@ class Sweep:
         self._check_relaunchable(command)
         workers = []
         for i in range(self.n_jobs):
-            env = {**os.environ, WORKER_ENV: str(i)}
+            env = {**os.environ, WORKER_ENV: str(i), STARTED_ENV: repr(self.started_at)}
             if self.gpus:
                 env["CUDA_VISIBLE_DEVICES"] = str(self.gpus[i % len(self.gpus)])
             else:  # the cores shared out: n_jobs workers of all-core thread pools spin against each other
@@ -630,6 +660,9 @@ class Sweep:
                 w.wait()
             raise
         self.summary(study)
+        stop = self._stop_reason(study)
+        if stop is not None:  # the paragraph every worker gave
+            raise SweepError(stop)
         failed = [(i, c) for i, c in enumerate(codes) if c != 0]
         if failed:
             raise SweepError("worker(s) " + ", ".join(f"{i} (exit code {c})" for i, c in failed)

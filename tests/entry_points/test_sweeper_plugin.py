@@ -228,6 +228,37 @@ def test_n_jobs_workers_are_pinned_to_gpus_round_robin(tmp_path, gpus, per_gpu, 
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("rate, most, least", [(0.5, 10 + 1 + 1, 10 + 1), (1.0, 20 + 1, 20)])
+def test_two_workers_keep_the_study_wide_budgets_of_an_always_failing_job(tmp_path, rate, most, least):
+    """At most n_trials trials, and no more failures than max_failure_rate allows plus one
+    in flight per other worker; over it, every worker stops with the same paragraph."""
+    store = tmp_path / "study.log"
+    result = run_app(tmp_path, "x=2", "y=interval(0, 1)", "hydra.sweeper.n_trials=20", "hydra.sweeper.n_jobs=2",
+                     f"hydra.sweeper.max_failure_rate={rate}", f"hydra.sweeper.storage={store}",
+                     env={"FAIL_AT": "2"})
+    trials = optuna.load_study(study_name="sphere", storage=journal(store)).trials
+    assert all(t.state == optuna.trial.TrialState.FAIL for t in trials)
+    assert least <= len(trials) <= most, len(trials)
+    if rate < 1:
+        assert result.returncode == 2
+        paragraph = [line for line in result.stderr.splitlines() if "max_failure_rate" in line]
+        assert len(paragraph) == 3 and len(set(p.removeprefix("error: ") for p in paragraph)) == 1  # 2 workers + supervisor
+        assert "asked to fail at x=2" in paragraph[0]
+    else:
+        assert result.returncode == 0, result.stderr[-3000:]
+
+
+@pytest.mark.slow
+def test_two_workers_finish_a_search_at_n_trials(tmp_path):
+    store = tmp_path / "study.log"
+    result = run_app(tmp_path, "x=interval(-1, 1)", "y=interval(-1, 1)", "hydra.sweeper.n_trials=9",
+                     "hydra.sweeper.n_jobs=2", f"hydra.sweeper.storage={store}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    trials = optuna.load_study(study_name="sphere", storage=journal(store)).trials
+    assert 9 <= len(trials) <= 9 + 1 and all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
+
+
+@pytest.mark.slow
 def test_n_jobs_workers_without_gpus_share_the_cores(tmp_path, monkeypatch):
     """Each of n_jobs CPU workers gets cores / n_jobs threads, unless the user set OMP_NUM_THREADS."""
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)

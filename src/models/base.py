@@ -61,7 +61,8 @@ class BaseModel(pl.LightningModule):
         # Remember the first non-finite step without a host sync; checked once per epoch.
         bad = ~torch.isfinite(loss) & (self._first_bad_step < 0)
         self._first_bad_step = torch.where(bad, batch_idx, self._first_bad_step)
-        self._train_names = ["loss", *(k for k in terms if k != "loss")]
+        if self._train_sums is None:  # the epoch's first step names the terms it sums
+            self._train_names = ["loss", *(k for k in terms if k != "loss")]
         stacked = torch.stack([terms[k] for k in self._train_names]).detach().float() * len(x)
         self._train_sums = stacked if self._train_sums is None else self._train_sums + stacked
         self._train_count += len(x)

@@ -1,4 +1,4 @@
-"""Heartbeats of running trials, renewed from a background thread (see _runner._fail_stale)."""
+"""Heartbeats of running trials, renewed from a background thread (see _claims.Claims._fail_stale)."""
 import sys
 import threading
 import time

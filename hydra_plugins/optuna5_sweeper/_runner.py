@@ -13,41 +13,28 @@ storage does atomically; so each point runs once however many workers there are.
 import json
 import math
 import os
-import shlex
-import signal
 import socket
-import subprocess
-import sys
 import time
 import traceback
 import warnings
-from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import optuna
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.utils import get_method, instantiate
 from omegaconf import DictConfig, OmegaConf
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import TrialState
 
 from . import trial_context
-from ._heartbeat import HEARTBEAT_ATTR, Heartbeat
-from ._search_space import SearchSpace, SearchSpaceError, as_overrides, format_value, parse, suggest
+from ._claims import Claims
+from ._heartbeat import Heartbeat
+from ._output import Output
+from ._search_space import SearchSpace, SearchSpaceError, as_overrides, format_value, parse
+from ._shared import SEEDING_TIMEOUT_S, STARTED_ENV, WORKER_ENV, SweepError, _point_key, _trial_point
+from ._supervisor import Supervisor
 from .config import CONFLICT_MESSAGE, official_plugin_installed
 from .signals import ignore_signals, signals_as_interrupt
 from .storage import GRID_SIZE_ATTR, masked, open_storage
-
-WORKER_ENV = "OPTUNA5_SWEEPER_WORKER"
-STARTED_ENV = "OPTUNA5_SWEEPER_STARTED"  # when the sweep its workers belong to started (epoch seconds)
-NOT_JOB_FAILURES = ("stale:", "interrupted")  # fail_reason prefixes the sweeper itself writes
-STOP_ATTR = "sweep_stopped"  # study attribute: {"started": ..., "reason": ...} once failures exceed the budget
-SEEDING_TIMEOUT_S = 120
-DONE = (TrialState.COMPLETE, TrialState.PRUNED)
-
-
-class SweepError(RuntimeError):
-    """A sweep that cannot start or go on; the message says why and what to change."""
-
 
 def _build(key: str, node: DictConfig) -> Any:
     if str(node.get("_target_", "")).endswith("MOTPESampler"):
@@ -92,15 +79,10 @@ def _directions(direction: Any) -> List[str]:
     return names
 
 
-def _point_key(params: Dict[str, Any], names: Sequence[str]) -> Tuple:
-    return tuple(params.get(n) for n in names)
+class Sweep(Claims, Output, Supervisor):
+    """One sweep's settings and its loop. What it claims (_claims.py), what it prints and
+    writes (_output.py) and how it supervises workers (_supervisor.py) are mixed in."""
 
-
-def _trial_point(trial: FrozenTrial, names: Sequence[str]) -> Tuple:
-    return _point_key(trial.params or trial.system_attrs.get("fixed_params", {}), names)
-
-
-class Sweep:
     def __init__(self, settings: DictConfig, config: DictConfig, launcher: Any,
                  arguments: Sequence[str], validate: Callable[[List[List[str]]], None]):
         if official_plugin_installed():
@@ -260,96 +242,6 @@ class Sweep:
                 study.enqueue_trial(point)
         study.set_user_attr(GRID_SIZE_ATTR, len(self.grid))
 
-    # -- claims ----------------------------------------------------------------------------
-    def _in_grid(self, trial: FrozenTrial) -> bool:
-        """A grid study run again with a smaller or other grid counts and runs its own points only."""
-        if self.grid is None:
-            return True
-        return _trial_point(trial, self._grid_names) in self._grid_keys
-
-    def _counts(self, study: optuna.Study) -> Dict[TrialState, int]:
-        counts = {s: 0 for s in TrialState}
-        for t in study.get_trials(deepcopy=False):
-            if self._in_grid(t):
-                counts[t.state] += 1
-        return counts
-
-    def _failed_in_this_sweep(self, study: optuna.Study) -> List[FrozenTrial]:
-        """The trials of this sweep whose job failed (not those interrupted or gone stale with
-        their worker, whose points are queued again)."""
-        return [t for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
-                if self._in_grid(t) and t.datetime_start is not None
-                and t.datetime_start.timestamp() >= self.started_at
-                and not str(t.user_attrs.get("fail_reason", "")).startswith(NOT_JOB_FAILURES)]
-
-    def _stop_reason(self, study: optuna.Study) -> Optional[str]:
-        """Why this sweep must stop claiming, if it must: its failures (every worker's, on
-        every machine) exceed the budget. The first worker to see it says so in the study,
-        and every worker reads it there before claiming."""
-        stopped = study._storage.get_study_user_attrs(study._study_id).get(STOP_ATTR)
-        if stopped and stopped["started"] >= self.started_at:
-            return stopped["reason"]
-        failed = self._failed_in_this_sweep(study)
-        if len(failed) <= self.allowed_failures:
-            return None
-        last = max(failed, key=lambda t: t.number)
-        reason = (f"{len(failed)} trial(s) failed, more than hydra.sweeper.max_failure_rate="
-                  f"{self.settings.max_failure_rate} of {self.planned} planned allows "
-                  f"({self.allowed_failures}); the last: trial {last.number}: "
-                  + str(last.user_attrs.get("fail_reason", "?")).splitlines()[0][:300]
-                  + ". Every reason is in the trials' fail_reason attribute. Raise max_failure_rate "
-                  "to go on past failures.")
-        study.set_user_attr(STOP_ATTR, {"started": self.started_at, "reason": reason})
-        return reason
-
-    def _claim(self, study: optuna.Study) -> Optional[optuna.Trial]:
-        counts = self._counts(study)
-        taken = counts[TrialState.COMPLETE] + counts[TrialState.PRUNED] + counts[TrialState.RUNNING]
-        if self.grid is None:
-            # A search's failed trials do not count as done (the next sweep retries them),
-            # but they use up this sweep's share: it never starts more trials than planned.
-            # A grid is bounded by its queue instead.
-            taken += len(self._failed_in_this_sweep(study))
-        if taken >= self.planned:
-            return None
-        if self.grid is None:
-            trial = study.ask()
-        else:
-            trial = self._claim_grid_point(study)
-            if trial is None:
-                return None
-        for name, dist in self.space.distributions.items():
-            suggest(trial, name, dist)
-        if self.extend is not None:
-            self.extend(self.config, trial)
-        return trial
-
-    def _claim_grid_point(self, study: optuna.Study) -> Optional[optuna.Trial]:
-        storage = study._storage
-        names = self._grid_names
-        # Points put back after an interrupted or dead trial go first: a study bounded by
-        # n_trials (the seeds of a Table 1 row) would otherwise move on to the next point
-        # and leave them queued for ever.
-        queue = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
-        for waiting in sorted(queue, key=lambda t: ("retry_of" not in t.user_attrs, t.number)):
-            if not self._in_grid(waiting):
-                continue  # queued by an earlier run over another grid
-            try:
-                if not storage.set_trial_state_values(waiting._trial_id, state=TrialState.RUNNING):
-                    continue  # another worker took it first
-            except optuna.exceptions.UpdateFinishedTrialError:
-                continue
-            point = _trial_point(waiting, names)
-            twin = next((t for t in study.get_trials(deepcopy=False, states=(*DONE, TrialState.RUNNING))
-                         if t.number < waiting.number and _trial_point(t, names) == point), None)
-            trial = optuna.Trial(study, waiting._trial_id)
-            if twin is None:
-                return trial
-            # Two workers enqueued the same point at once (a resume race): the older one runs it.
-            trial.set_user_attr("duplicate_of", twin.number)
-            study.tell(trial, state=TrialState.FAIL)
-        return None
-
     # -- one batch ------------------------------------------------------------------------
     def _job_env(self, trial: optuna.Trial, slot: int) -> Dict[str, str]:
         """What the job needs to find its trial (trial_context), and its GPU."""
@@ -412,55 +304,6 @@ class Sweep:
             raise ValueError(f"the task returned a non-finite objective {values}")
         return values
 
-    # -- output ----------------------------------------------------------------------------
-    def _progress(self, study: optuna.Study, trial: optuna.Trial, values, state, reason) -> None:
-        counts = self._counts(study)
-        left = max(self.planned - counts[TrialState.COMPLETE] - counts[TrialState.PRUNED], 0)
-        params = " ".join(as_overrides(trial.params))
-        if state == TrialState.COMPLETE:
-            outcome = " ".join(f"{v:.4f}" for v in values)
-        elif state == TrialState.PRUNED:
-            outcome = f"pruned ({reason})"
-        else:
-            outcome = f"FAIL ({reason.splitlines()[0][:120]})"
-        prefix = f"[worker {self.worker}] " if self.worker is not None else ""
-        print(f"{prefix}trial {trial.number:>4} | {params} | {outcome} | {self._best_text(study, counts)} | "
-              f"{left} left, {time.time() - self.started:.0f} s", flush=True)
-
-    def _best_text(self, study: optuna.Study, counts: Dict[TrialState, int]) -> str:
-        if not counts[TrialState.COMPLETE]:
-            return "best -"
-        if len(self.directions) == 1:
-            return f"best {study.best_value:.4f} (#{study.best_trial.number})"
-        return f"pareto front {len(study.best_trials)} trial(s)"
-
-    def summary(self, study: optuna.Study) -> None:
-        counts = self._counts(study)
-        states = ", ".join(f"{counts[s]} {s.name}" for s in TrialState if counts[s])
-        print(f"study {study.study_name} ({masked(self.storage_url)}): {states or 'no trials'}", flush=True)
-        if not counts[TrialState.COMPLETE]:
-            return
-        # the official plugin's layout (name: optuna), which tools read; the study's name beside it
-        results: Dict[str, Any] = {"name": "optuna", "study_name": study.study_name}
-        if study.metric_names:
-            results["metric_names"] = list(study.metric_names)
-        if len(self.directions) == 1:
-            best = study.best_trial
-            label = f"best {study.metric_names[0]}" if study.metric_names else "best value"
-            print(f"{label} {best.value:.4f} (trial {best.number}): "
-                  + " ".join(as_overrides(best.params)), flush=True)
-            results.update(best_params=dict(best.params), best_value=best.value)
-        else:
-            front = study.best_trials
-            print(f"pareto front ({len(front)} trials):", flush=True)
-            for t in front:
-                print(f"  trial {t.number}: values {t.values} "
-                      + " ".join(as_overrides(t.params)), flush=True)
-            results["solutions"] = [{"params": dict(t.params), "values": list(t.values)} for t in front]
-        sweep_dir = Path(self.config.hydra.sweep.dir)
-        sweep_dir.mkdir(parents=True, exist_ok=True)
-        OmegaConf.save(OmegaConf.create(results), sweep_dir / "optimization_results.yaml")
-
     # -- the loops ------------------------------------------------------------------------
     def run(self) -> optuna.Study:
         if self.n_jobs > 1 and self._runs_jobs_in_process() and self.worker is None:
@@ -499,44 +342,6 @@ class Sweep:
         if self.worker is None:
             self.summary(study)
         return study
-
-    def _grid_done(self, study: optuna.Study, counts: Dict[TrialState, int]) -> bool:
-        done = counts[TrialState.COMPLETE] + counts[TrialState.PRUNED]
-        if self.grid is None or done < self.planned:
-            return False
-        if self.worker is None:
-            print(f"study {study.study_name}: the grid is complete ({done} of {self.planned} points "
-                  "finished); nothing to run.", flush=True)
-            self.summary(study)
-        return True
-
-    def _fail_stale(self, study: optuna.Study) -> None:
-        """Fail RUNNING trials whose heartbeat stopped (their worker died) and re-queue them.
-
-        Optuna's own heartbeat covers RDB storages only; this one, a trial system attribute
-        renewed every heartbeat_interval, works on every storage, the journal file included.
-        """
-        now = time.time()
-        for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-            last = t.system_attrs.get(HEARTBEAT_ATTR)
-            if last is None:
-                last = t.datetime_start.timestamp() if t.datetime_start else now
-            if now - last <= self.grace_period:
-                continue
-            try:
-                study._storage.set_trial_user_attr(
-                    t._trial_id, "fail_reason", f"stale: no heartbeat for {now - last:.0f} s (its worker died?)")
-                if not study._storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL):
-                    continue
-            except optuna.exceptions.UpdateFinishedTrialError:
-                continue  # another worker got there first
-            self._requeue(study, t)
-            print(f"trial {t.number} went stale (no heartbeat for {now - last:.0f} s); marked FAIL"
-                  + (" and its grid point queued again" if self.grid is not None else ""), flush=True)
-
-    def _requeue(self, study: optuna.Study, trial: Any) -> None:
-        if self.grid is not None:
-            study.enqueue_trial(dict(trial.params), user_attrs={"retry_of": trial.number})
 
     def _launch(self, study: optuna.Study, count: int, interrupt: "signals_as_interrupt") -> int:
         """Claim up to `count` trials and run them; the number claimed (0: nothing to claim).
@@ -595,81 +400,6 @@ class Sweep:
         self._requeue(study, trial)  # the point goes back to the queue for the next run or worker
         print(f"trial {trial.number} interrupted; marked FAIL"
               + (" and its grid point queued again" if self.grid is not None else ""), flush=True)
-
-    def _check_relaunchable(self, command: List[str]) -> None:
-        """Workers run this process's command line again, which starts this sweep only if the
-        sweep came from it: Hydra's multirun flag and every override of the sweep are on it.
-        Started in-process by another program (a test harness, a notebook), the command line
-        is that program's, and each worker would run it instead."""
-        overrides = [o for o in (*self.config.hydra.overrides.hydra, *self.config.hydra.overrides.task)
-                     if o != "hydra.mode=MULTIRUN"]  # what Hydra adds for -m itself
-        argv = sys.argv[1:]
-        if any(a in ("-m", "--multirun") for a in argv) and all(o in argv for o in overrides):
-            return
-        raise SweepError(
-            f"hydra.sweeper.n_jobs={self.n_jobs} starts its workers by running this process's command "
-            f"line again ({shlex.join(command)}), but this sweep was not started from it: it was "
-            "started in-process by another program (a test harness, a notebook, a script calling "
-            "Hydra), which each worker would run instead. Start the sweep from its own command line "
-            "(python <app> -m ...), run it with n_jobs=1, start workers by hand (the same command "
-            "in several shells, one storage), or use a launcher that runs jobs elsewhere "
-            "(hydra/launcher=joblib or submitit_local).")
-
-    def _supervise(self) -> optuna.Study:
-        if self.storage_url is None or self.storage_url.startswith("sqlite:"):
-            raise SweepError(
-                f"hydra.sweeper.n_jobs={self.n_jobs} starts {self.n_jobs} worker processes, which "
-                f"share the study through its storage, but storage is {masked(self.storage_url)}: "
-                "in memory is not shared, and SQLite cannot hand a queued trial to exactly one "
-                "of several processes. Use a journal file (e.g. outputs/study.log) or a "
-                "PostgreSQL URL.")
-        study = self.open_study()  # create the study and its grid once, before the workers
-        if self._grid_done(study, self._counts(study)):
-            return study
-        main = sys.modules["__main__"]
-        spec = getattr(main, "__spec__", None)
-        command = ([sys.executable, "-m", spec.name] if spec is not None and spec.name != "__main__"
-                   else [sys.executable, sys.argv[0]]) + sys.argv[1:]
-        self._check_relaunchable(command)
-        workers = []
-        for i in range(self.n_jobs):
-            env = {**os.environ, WORKER_ENV: str(i), STARTED_ENV: repr(self.started_at)}
-            if self.gpus:
-                env["CUDA_VISIBLE_DEVICES"] = str(self.gpus[i % len(self.gpus)])
-            else:  # the cores shared out: n_jobs workers of all-core thread pools spin against each other
-                env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // self.n_jobs)))
-            workers.append(subprocess.Popen(command, env=env))
-        gpus = f", GPUs {[self.gpus[i % len(self.gpus)] for i in range(self.n_jobs)]}" if self.gpus else ""
-        print(f"study {study.study_name}: {self.n_jobs} workers started{gpus}", flush=True)
-        interrupt = signals_as_interrupt()
-        try:
-            with interrupt:
-                codes = [w.wait() for w in workers]
-        except BaseException:
-            # Ctrl-C in a terminal reaches the workers too: give them time to record their
-            # trials. SIGTERM is passed on.
-            ignore_signals()
-            grace = 60 if interrupt.received == signal.SIGINT else 0
-            deadline = time.time() + grace
-            while time.time() < deadline and any(w.poll() is None for w in workers):
-                time.sleep(0.2)
-            for w in workers:
-                if w.poll() is None:
-                    w.send_signal(signal.SIGTERM)
-            for w in workers:
-                w.wait()
-            raise
-        self.summary(study)
-        stop = self._stop_reason(study)
-        if stop is not None:  # the paragraph every worker gave
-            raise SweepError(stop)
-        failed = [(i, c) for i, c in enumerate(codes) if c != 0]
-        if failed:
-            raise SweepError("worker(s) " + ", ".join(f"{i} (exit code {c})" for i, c in failed)
-                             + " stopped with an error; their output above says why. The study "
-                             "keeps what they finished: run the same command again to go on.")
-        return study
-
 
 class _environ:
     """Set environment variables for the duration of a block, then restore them."""

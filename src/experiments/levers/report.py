@@ -28,9 +28,8 @@ HEADLINE = "acc test (majority)"
 
 
 def trials(study: optuna.Study) -> pd.DataFrame:
-    """The study's finished trials, one row each: their parameters and recorded attributes."""
+    """The study's trials, one row each: state, parameters and recorded attributes."""
     df = study.trials_dataframe(attrs=("number", "state", "params", "user_attrs"))
-    df = df[df["state"] == "COMPLETE"]
     df.columns = [c.removeprefix("params_").removeprefix("user_attrs_") for c in df.columns]
     return df.loc[:, ~df.columns.duplicated()]  # a swept key is a parameter and a recorded setting
 
@@ -43,9 +42,10 @@ def settings_order(study: optuna.Study) -> list[str]:
     return []
 
 
-def ablation(df: pd.DataFrame, order: list[str]) -> pd.DataFrame:
-    """One row per setting: mean and std over its seeds of every score, its difference to
-    `none`, and the label-free pick among its restarts."""
+def ablation(all_trials: pd.DataFrame, order: list[str]) -> pd.DataFrame:
+    """One row per setting: mean and std over its finished seeds of every score, its
+    difference to `none`, the label-free pick among its restarts, and its failed seeds."""
+    df = all_trials[all_trials["state"] == "COMPLETE"]
     scaled = df.assign(**{column: df[key] * scale for column, key, scale in SCORES})
     columns = [column for column, _, _ in SCORES]
     grouped = scaled.groupby("levers")
@@ -58,18 +58,23 @@ def ablation(df: pd.DataFrame, order: list[str]) -> pd.DataFrame:
     table["label-free pick: seed"] = picks["seed"]
     table[f"label-free pick: {HEADLINE}"] = picks[HEADLINE]
     table["trials"] = grouped["number"].agg(lambda n: ", ".join(f"#{x}" for x in sorted(n)))
+    failed = all_trials[all_trials["state"] == "FAIL"].groupby("levers")
+    table["failed seeds"] = failed["seed"].agg(lambda s: ", ".join(map(str, sorted(s))))
+    table["failed seeds"] = table["failed seeds"].fillna("")
     return table.reindex([name for name in order if name in table.index])
 
 
 def markdown(table: pd.DataFrame) -> str:
     """mean ± std in one cell per score, for reading."""
     shown = pd.DataFrame(index=table.index)
-    shown["seeds"] = table["seeds"]
+    shown["seeds"] = table["seeds"].astype(str)
     for column, _, _ in SCORES:
         shown[column] = [f"{m:.2f} ± {s:.2f}" for m, s in zip(table[f"{column} mean"], table[f"{column} std"])]
-    for column in (f"{HEADLINE} vs none", "label-free pick: seed", f"label-free pick: {HEADLINE}", "trials"):
-        shown[column] = table[column]
-    return shown.to_markdown(floatfmt=".2f")
+    shown[f"{HEADLINE} vs none"] = [f"{d:+.2f}" for d in table[f"{HEADLINE} vs none"]]
+    shown["label-free pick: seed"] = table["label-free pick: seed"].astype(int).astype(str)
+    shown[f"label-free pick: {HEADLINE}"] = [f"{a:.2f}" for a in table[f"label-free pick: {HEADLINE}"]]
+    shown["trials"], shown["failed seeds"] = table["trials"], table["failed seeds"]
+    return shown.to_markdown(disable_numparse=True)  # the cells are formatted above
 
 
 def provenance(df: pd.DataFrame) -> list[str]:
@@ -85,8 +90,9 @@ def write_report(cfg) -> Path:
                         f"(it holds: {', '.join(names) or 'none'}); run it with "
                         f"`python -m src.train -m sweep=levers_mnist` first.")
     study = optuna.load_study(study_name=cfg.study, storage=storage)
-    df = trials(study)
-    table = ablation(df, settings_order(study))
+    every = trials(study)
+    df = every[every["state"] == "COMPLETE"]
+    table = ablation(every, settings_order(study))
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "ablation.csv", float_format="%.4f")
@@ -98,7 +104,9 @@ def write_report(cfg) -> Path:
              markdown(table), "",
              "The label-free pick is the seed with the lowest training loss in the paper's form "
              "(the loss task on the training images after training); no label is used to pick it. "
-             "Validation labels enter only the `acc val` column, the objective a sweep would select by.", "",
+             "Validation labels enter only the `acc val` column, the objective a sweep would select by. "
+             "A failed seed stopped with an error (its reason is in the trial's fail_reason) and is "
+             "not in the means.", "",
              "Rebuild: `python -m src.experiments.levers.report "
              f"study={cfg.study} storage={out / 'studies.log'} out={out}`", "", *provenance(df), ""]
     (out / "ablation.md").write_text("\n".join(lines))

@@ -24,6 +24,7 @@ from src.runtime.console import quiet_libraries
 from src.runtime.cuda_probe import skip_missing_nvml
 from src.runtime.errors import NonFiniteLossError, UserError, exit_with
 from src.runtime.paths import CONF_DIR, SWEEPS_DIR
+from src.runtime.provenance import commit_at_start
 from src.runtime.resume import CHECKPOINT, RunFinished, carry_csv_log, resume_command_line
 
 log = logging.getLogger(__name__)
@@ -127,6 +128,7 @@ register_sweeps()
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")
 def main(cfg: DictConfig) -> float | list[float] | None:
     run_dir = Path(HydraConfig.get().runtime.output_dir)
+    commit_at_start()  # the code this process runs, before the checkout can move on
     quiet_libraries()  # library chatter to the run's train.log only
     try:
         metrics = train(cfg, run_dir)

@@ -1,5 +1,6 @@
 """Which code produced a result: recorded with every trial (src/trials/reporting.py) and
 every sweep of `src.reproduce`, and shown in the report."""
+import functools
 import subprocess
 from pathlib import Path
 
@@ -15,3 +16,11 @@ def git_commit() -> str | None:
     except (OSError, subprocess.CalledProcessError):
         return None
     return head + ("+dirty" if dirty else "")
+
+
+@functools.cache
+def commit_at_start() -> str | None:
+    """The commit this process's code was loaded from: taken once, when the process's first
+    run starts. A sweep worker runs trial after trial for hours while the checkout moves
+    on (seen: one study's trials recorded seven commits for code loaded once)."""
+    return git_commit()

@@ -11,7 +11,7 @@ import optuna
 import pytorch_lightning as pl
 
 from hydra_plugins.optuna5_sweeper.trial_context import current_trial
-from src.runtime.provenance import git_commit
+from src.runtime.provenance import commit_at_start
 from src.tasks.base import trial_attrs
 
 
@@ -44,6 +44,6 @@ def record_trial_metrics(metrics: dict, run: dict, run_dir: Path, settings: dict
         return
     attrs = trial_attrs({k: v for k, v in metrics.items() if k not in ("history", "parameters")})
     attrs.update(run_dir=str(run_dir), wall_seconds=run["wall_seconds"], device=run["device"],
-                 parameters=metrics["parameters"], commit=git_commit(), **settings)
+                 parameters=metrics["parameters"], commit=commit_at_start(), **settings)
     for key, value in attrs.items():
         trial.set_user_attr(key, value)

@@ -98,8 +98,8 @@ def write_report(cfg) -> Path:
     table.to_csv(out / "ablation.csv", float_format="%.4f")
     settings = df.iloc[0]
     lines = [f"# The levers, one at a time: {cfg.study}", "",
-             f"{settings['dataset']}, s={settings['latent']}, n={settings['layers']}, m={settings['hidden']}, "
-             f"{settings['epochs']} epochs, seeds {', '.join(map(str, sorted(df['seed'].unique())))}. "
+             f"{settings['dataset']}, s={int(settings['latent'])}, n={int(settings['layers'])}, "
+             f"m={int(settings['hidden'])}, {int(settings['epochs'])} epochs, seeds {', '.join(map(str, sorted(df['seed'].unique())))}. "
              "Mean ± std over seeds; percent except NMI, the cluster count and the loss.", "",
              markdown(table), "",
              "The label-free pick is the seed with the lowest training loss in the paper's form "

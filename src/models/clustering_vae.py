@@ -37,8 +37,9 @@ class ClusteringVAE(BaseModel):
         self.bottleneck = bottleneck(in_features=encoder.out_features, out_features=decoder.in_features,
                                      num_classes=num_classes)
         initialise(self, init)
-        # (kl_weight, cat_weight, clustering on): set per epoch; the full loss outside training
-        self.register_buffer("_weights", torch.ones(3), persistent=False)
+        # (KL weight, clustering on): set per epoch; the full loss outside training. Clustering
+        # off (pretraining) drops the category and balance terms and holds the means at 0.
+        self.register_buffer("_weights", torch.ones(2), persistent=False)
 
     def loss_terms(self, x) -> dict:
         b = self.bottleneck
@@ -46,10 +47,10 @@ class ClusteringVAE(BaseModel):
         z = b.sample(mu, logvar)
         probs = b.class_probs(z if self.hparams.classifier_input == "sampled" else mu)
         x_rec = self.decoder(b.decode(z))
-        kl_weight, cat_weight, clustering = self._weights
+        kl_weight, clustering = self._weights
         return clustering_vae_loss(x, x_rec, mu, logvar, z, probs, b.class_means * clustering,
                                    recon_weight=self.hparams.recon_weight, kl_estimator=self.hparams.kl_estimator,
-                                   kl_weight=kl_weight, cat_weight=cat_weight,
+                                   kl_weight=kl_weight, cat_weight=clustering,
                                    balance_weight=self.hparams.balance_weight * clustering)
 
     # --- levers that act between epochs ----------------------------------------------------
@@ -60,8 +61,7 @@ class ClusteringVAE(BaseModel):
         if epoch == h.pretrain_epochs and h.class_means_init == "kmeans":
             self.start_from_kmeans()
         # While pretraining: a plain VAE (KL to N(0, I), no category or balance term).
-        self._weights.copy_(torch.tensor([warmup_weight(epoch, h.kl_warmup_epochs),
-                                          0.0 if pretraining else 1.0, 0.0 if pretraining else 1.0]))
+        self._weights.copy_(torch.tensor([warmup_weight(epoch, h.kl_warmup_epochs), 0.0 if pretraining else 1.0]))
 
     def on_train_end(self):
         self._weights.fill_(1.0)

@@ -86,10 +86,10 @@ def test_pretraining_then_kmeans_sets_the_class_means_at_the_kmeans_centres(data
     pl.seed_everything(3)
     model = flat_vae(pretrain_epochs=2, kl_warmup_epochs=4, class_means_init="kmeans")
     record, datamodule = fit(model, data_dir, epochs=4)
-    # (kl_weight, cat_weight, clustering): plain VAE for 2 epochs, the KL weight rising over 4
-    expected = [[0.2, 0.0, 0.0], [0.4, 0.0, 0.0], [0.6, 1.0, 1.0], [0.8, 1.0, 1.0]]
+    # (KL weight, clustering on): plain VAE for 2 epochs, the KL weight rising over 4
+    expected = [[0.2, 0.0], [0.4, 0.0], [0.6, 1.0], [0.8, 1.0]]
     assert all(got == pytest.approx(row) for got, row in zip(record.weights, expected, strict=True))
-    assert model._weights.tolist() == [1.0, 1.0, 1.0]  # after training: the full loss again
+    assert model._weights.tolist() == [1.0, 1.0]  # after training: the full loss again
 
     # k-means, run again on the codes of the model as it was when it started the clusters
     before = flat_vae()

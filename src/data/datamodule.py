@@ -45,15 +45,20 @@ class ImageDataModule(pl.LightningDataModule):
 
     `limit` keeps the first N images of each split (smoke tests); the hold-out then
     shrinks in proportion to the kept fraction, but never below one batch.
+    `image_size` pads the 28x28 images with zeros to that size (32: the bake-off's inputs,
+    whose reconstruction error counts 1,024 pixels). `exclude_class` (a class index) leaves
+    that class out of the training and validation images, not of the test set: the
+    anomaly-detection protocol, where the left-out class is the anomaly.
     """
 
     def __init__(self, name: str, root: str, batch_size: int = 100, val_size: int = 5000,
                  limit: int | None = None, seed: int = 0, download: bool = True,
-                 eval_batch_size: int = 1000):
+                 eval_batch_size: int = 1000, image_size: int = 28, exclude_class: int | None = None):
         super().__init__()
         self.name, self.root, self.batch_size = name, root, batch_size
         self.val_size, self.limit, self.seed = val_size, limit, seed
         self.download, self.eval_batch_size = download, eval_batch_size
+        self.image_size, self.exclude_class = image_size, exclude_class
         self.classes: list[str] = list(DATASETS[name].classes)
         self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
@@ -78,15 +83,20 @@ class ImageDataModule(pl.LightningDataModule):
         for split, train in (("train", True), ("test", False)):
             ds = DATASETS[self.name](str(root), train=train, download=False)
             images, labels = ds.data[: self.limit], ds.targets[: self.limit]
-            self.splits[split] = (
-                images.to(device).unsqueeze(1).float().div_(255.0),
-                labels.to(device),
-            )
+            images = images.to(device).unsqueeze(1).float().div_(255.0)
+            pad = (self.image_size - images.shape[-1]) // 2
+            self.splits[split] = (torch.nn.functional.pad(images, (pad,) * 4) if pad else images, labels.to(device))
         n_train = len(self.splits["train"][1])
         order = torch.randperm(n_train, generator=torch.Generator().manual_seed(self.seed))
         n_val = self.held_out_size(n_train)
-        self.val_indices = order[:n_val].sort().values.to(device)
-        self.fit_indices = order[n_val:].sort().values.to(device)
+        self.val_indices = self.kept(order[:n_val].sort().values.to(device))
+        self.fit_indices = self.kept(order[n_val:].sort().values.to(device))
+
+    def kept(self, indices: torch.Tensor) -> torch.Tensor:
+        """`indices` without the images of `exclude_class`."""
+        if self.exclude_class is None:
+            return indices
+        return indices[self.splits["train"][1][indices] != self.exclude_class]
 
     def batches(self, split: str, indices=None, **kwargs) -> TensorBatches:
         images, labels = self.splits[split]

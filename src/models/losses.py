@@ -1,4 +1,8 @@
-"""The clustering VAE's loss (seed 001, read into the paper as SPEC 1 says).
+"""Every loss of the project: the clustering VAE's (first, seed 001 read into the paper as
+SPEC 1 says), then the autoencoders' terms (the bake-off, seed 004; SPEC 4), each function
+with its equation.
+
+The clustering VAE's loss.
 
 Per image, averaged over the batch:
 
@@ -30,6 +34,7 @@ ties the classifier to the latent code: the paper's Eqs. 2, 3 and 7 taken litera
 import math
 
 import torch
+from torch import nn
 
 
 def clustering_vae_loss(x, x_rec, mu, logvar, z, probs, class_means, recon_weight: float = 2.5,
@@ -65,3 +70,37 @@ def warmup_weight(epoch: int, warmup_epochs: int) -> float:
     within 30 steps of MNIST s=10 n=2 m=128, where exp(logvar) overflowed and the loss
     became NaN; at 1/11 the same steps stayed below 0."""
     return 1.0 if warmup_epochs <= 0 else min(1.0, (epoch + 1) / (warmup_epochs + 1))
+
+
+# --- the autoencoders (src/models/autoencoder.py): per image, averaged over the batch -------
+def bce_per_image(x: torch.Tensor, x_rec: torch.Tensor) -> torch.Tensor:
+    """-sum_pixels [x log x_rec + (1 - x) log(1 - x_rec)]: the bake-off's reconstruction
+    error (torch clamps the logs at -100), one value per image."""
+    return nn.functional.binary_cross_entropy(x_rec, x, reduction="none").flatten(1).sum(1)
+
+
+def squared_error_per_image(x: torch.Tensor, x_rec: torch.Tensor) -> torch.Tensor:
+    """sum_pixels (x - x_rec)^2, one value per image (reported beside the BCE)."""
+    return (x - x_rec).pow(2).flatten(1).sum(1)
+
+
+def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, sigma^2) || N(0, I)) = 0.5 * sum_d [exp(logvar) + mu^2 - 1 - logvar], the
+    batch mean (the VAE's term; beta-VAE multiplies it by beta)."""
+    return 0.5 * (logvar.exp() + mu.pow(2) - 1 - logvar).sum(1).mean()
+
+
+def sparsity_kl(code: torch.Tensor, target: float) -> torch.Tensor:
+    """sum_d KL(Bernoulli(rho) || Bernoulli(rho_hat_d)) = sum_d [rho log(rho / rho_hat_d)
+    + (1 - rho) log((1 - rho) / (1 - rho_hat_d))], rho = `target`, rho_hat_d the batch's mean
+    activation of code unit d (a sigmoid code): 0 when every unit's mean is the target."""
+    mean = code.mean(0).clamp(1e-6, 1 - 1e-6)
+    return (target * torch.log(target / mean) + (1 - target) * torch.log((1 - target) / (1 - mean))).sum()
+
+
+def vq_terms(encoded: torch.Tensor, quantized: torch.Tensor, commitment: float) -> torch.Tensor:
+    """VQ-VAE's (van den Oord et al. 2017, Eq. 3) codebook and commitment terms, summed over
+    the code's dimensions: ||sg[e] - q||^2 + commitment * ||e - sg[q]||^2, sg = stop-gradient."""
+    codebook = (quantized - encoded.detach()).pow(2).sum(1)
+    commit = (encoded - quantized.detach()).pow(2).sum(1)
+    return (codebook + commitment * commit).mean()

@@ -32,6 +32,9 @@ def one_of(values: tuple):
     return lambda v: v in values, f"one of {list(values)}"
 
 
+CODE_ACTIVATIONS = (None, "relu", "sigmoid")  # Code's activation
+UNITS = (lambda v: v is not None and len(v) <= 8 and all(is_int(u) and 0 < u <= 10_000 for u in v),
+         "a list of at most 8 integers from 1 to 10,000 (units of the hidden layers), [] for none")
 LAYERS = positive_int("conv layers n per stack; the paper uses 1 to 6")
 # _target_ -> {key: (predicate, what is allowed)}
 RULES = {
@@ -49,6 +52,20 @@ RULES = {
                    "a positive integer (encoder units m), or null for no hidden layer (seed 001)"),
         "classifier_hidden": positive_int("units of the classifier p(y|z)"),
         "prior": one_of(PRIORS)},
+    "src.models.Autoencoder": {
+        "input_noise": (lambda v: is_number(v) and v >= 0, "a number >= 0 (std of the training inputs' noise; 0: none)"),
+        "stack_epochs": (lambda v: is_int(v) and v >= 0, "an integer >= 0 (epochs per stacked layer pair; 0: not stacked)")},
+    "src.models.parts.Code": {"latent": positive_int("code size"),
+                              "activation": one_of(CODE_ACTIVATIONS)},
+    "src.models.parts.SparseCode": {"latent": positive_int("code size"),
+                                    "target": (lambda v: is_number(v) and 0 < v < 1, "a number between 0 and 1 (target mean activation)"),
+                                    "weight": (lambda v: is_number(v) and v >= 0, "a number >= 0")},
+    "src.models.parts.GaussianCode": {"latent": positive_int("code size"),
+                                      "beta": (lambda v: is_number(v) and v > 0, "a number > 0 (the KL's weight)")},
+    "src.models.parts.QuantizedCode": {"latent": positive_int("code size"), "codes": positive_int("codebook size"),
+                                       "commitment": (lambda v: is_number(v) and v >= 0, "a number >= 0")},
+    "src.models.parts.DenseEncoder": {"units": UNITS},
+    "src.models.parts.DenseDecoder": {"units": UNITS},
     "src.models.parts.ConvEncoder": {"layers": LAYERS},
     "src.models.parts.ConvDecoder": {"layers": LAYERS},
     "torch.optim.Adam": {"lr": (lambda v: is_number(v) and v > 0, "a number > 0 (Adam's learning rate)")},

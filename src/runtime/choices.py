@@ -7,3 +7,4 @@ checked by src/models/rules.py.
 """
 # dataset.name -> the torchvision.datasets class (its name is also the folder under data_dir)
 DATASETS = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}
+NUM_CLASSES = 10  # both data sets have ten classes

@@ -8,7 +8,7 @@ import re
 from omegaconf import DictConfig, OmegaConf
 
 from src.models.rules import RELATIVE_RULES, RULES, is_int
-from src.runtime.choices import DATASETS
+from src.runtime.choices import DATASETS, NUM_CLASSES
 from src.runtime.errors import ConfigError
 from src.tasks import TASKS
 
@@ -46,6 +46,11 @@ def check_config(cfg: DictConfig) -> None:
     check(cfg, "dataset.limit", lambda v: v is None or (is_int(v) and v >= min_limit(cfg.batch_size)),
           f"null (all images) or an integer >= 2 x batch_size = {min_limit(cfg.batch_size)} "
           f"(one batch is held out for validation and at least one is trained on)")
+    check(cfg, "dataset.image_size", lambda v: is_int(v) and v >= 28 and v % 2 == 0,
+          "an even integer >= 28 (the 28x28 images are padded with zeros to that size)")
+    check(cfg, "dataset.exclude_class", lambda v: v is None or (is_int(v) and 0 <= v < NUM_CLASSES),
+          f"null or a class index from 0 to {NUM_CLASSES - 1} (the class left out of training, e.g. 1: "
+          f"MNIST's digit 1, Fashion-MNIST's trouser)")
     check_parts(cfg, cfg.model, "model")
     check(cfg, "keep_freed_memory", lambda v: isinstance(v, bool), "true or false")
     check(cfg, "tasks", lambda v: OmegaConf.is_list(v) and all(t in TASKS for t in v),

@@ -9,4 +9,6 @@ TASKS = {
     "loss": "src.tasks.loss.Loss",
     "clustering": "src.tasks.clustering.Clustering",
     "pictures": "src.tasks.pictures.Pictures",
+    "reconstruction": "src.tasks.reconstruction.Reconstruction",
+    "kmeans": "src.tasks.kmeans.KMeansOnCode",
 }

@@ -1,6 +1,15 @@
-"""Bottlenecks: between the encoder's features and the decoder's input vector."""
+"""Bottlenecks: between the encoder's features and the decoder's input vector.
+
+MixturePrior is the clustering VAE's. The others are the autoencoders' codes (the bake-off,
+seed 004): each holds the last encoder layer (features -> code) and its own loss term, and
+`forward(features, sample) -> (code, penalty, terms)`, `penalty` being what the loss adds
+and `terms` what is logged. `has_prior`: codes can be drawn without an image (`prior`)."""
 import torch
 from torch import nn
+
+from src.models.losses import gaussian_kl, sparsity_kl, vq_terms
+
+ACTIVATIONS = {None: nn.Identity, "relu": nn.ReLU, "sigmoid": nn.Sigmoid}
 
 
 class MixturePrior(nn.Module):
@@ -80,3 +89,83 @@ class MixturePrior(nn.Module):
             optimizer.step()
         with torch.no_grad():
             return (self.classifier(codes).argmax(1) == labels).float().mean().item()
+
+
+class Code(nn.Module):
+    """A deterministic code: a linear layer to `latent` units, then `activation` (null; relu
+    for the shallow autoencoder, as ae_bakeoff's). No loss term of its own."""
+    has_prior = False
+
+    def __init__(self, in_features: int, latent: int, activation: str | None = None):
+        super().__init__()
+        self.latent = latent
+        self.to_code = nn.Linear(in_features, latent)
+        self.activation = ACTIVATIONS[activation]()
+
+    def forward(self, features: torch.Tensor, sample: bool = False):
+        zero = features.new_zeros(())
+        return self.activation(self.to_code(features)), zero, {}
+
+
+class SparseCode(Code):
+    """The sparse autoencoder's code: sigmoid units whose batch-mean activation is pulled
+    to `target` by `weight` x sparsity_kl (src/models/losses.py)."""
+
+    def __init__(self, in_features: int, latent: int, target: float = 0.25, weight: float = 1.0):
+        super().__init__(in_features, latent, "sigmoid")
+        self.target, self.weight = target, weight
+
+    def forward(self, features: torch.Tensor, sample: bool = False):
+        code = self.activation(self.to_code(features))
+        sparsity = sparsity_kl(code, self.target)
+        return code, self.weight * sparsity, {"sparsity": sparsity}
+
+
+class GaussianCode(nn.Module):
+    """The VAE's code: mean and log-variance (one linear layer to 2 x latent), z = mu +
+    sigma * eps when sampled (training), mu otherwise; `beta` x gaussian_kl to N(0, I)
+    (beta 1: VAE; 2: beta-VAE strict; 0.5: loose)."""
+    has_prior = True
+
+    def __init__(self, in_features: int, latent: int, beta: float = 1.0):
+        super().__init__()
+        self.latent, self.beta = latent, beta
+        self.to_code = nn.Linear(in_features, 2 * latent)
+
+    def forward(self, features: torch.Tensor, sample: bool = False):
+        mu, logvar = self.to_code(features).chunk(2, dim=1)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if sample else mu
+        kl = gaussian_kl(mu, logvar)
+        return z, self.beta * kl, {"kl": kl}
+
+    def prior(self, n: int, generator=None) -> torch.Tensor:
+        return torch.randn(n, self.latent, generator=generator).to(self.to_code.weight.device)
+
+
+class QuantizedCode(nn.Module):
+    """The vq-VAE's code (ae_bakeoff's form): each of the `latent` code units is replaced by
+    the nearest of `codes` scalars of one shared codebook; the decoder's gradient passes to
+    the encoder unchanged (straight-through), and vq_terms (commitment weight `commitment`)
+    trains the codebook and keeps the encoder near it."""
+    has_prior = True
+
+    def __init__(self, in_features: int, latent: int, codes: int = 512, commitment: float = 1.0):
+        super().__init__()
+        self.latent, self.commitment = latent, commitment
+        self.to_code = nn.Linear(in_features, latent)
+        self.codebook = nn.Parameter(torch.empty(codes).uniform_(-1 / codes, 1 / codes))
+
+    def quantize(self, encoded: torch.Tensor) -> torch.Tensor:
+        nearest = (encoded.unsqueeze(-1) - self.codebook).abs().argmin(-1)
+        return self.codebook[nearest]
+
+    def forward(self, features: torch.Tensor, sample: bool = False):
+        encoded = self.to_code(features)
+        quantized = self.quantize(encoded)
+        vq = vq_terms(encoded, quantized, self.commitment)
+        return encoded + (quantized - encoded).detach(), vq, {"vq": vq}
+
+    def prior(self, n: int, generator=None) -> torch.Tensor:
+        """Codes of units drawn uniformly from the codebook."""
+        picks = torch.randint(len(self.codebook), (n, self.latent), generator=generator)
+        return self.codebook.detach()[picks.to(self.codebook.device)]

@@ -4,6 +4,7 @@ import math
 import torch
 from torch import nn
 
+from src.models.parts.encoders import dense_block
 from src.models.parts.layout import channel_first_order, channels_last_unflat, pooled_sizes
 
 
@@ -77,3 +78,23 @@ class StridedConvDecoder(nn.Module):
 
     def forward(self, decoded: torch.Tensor) -> torch.Tensor:
         return self.blocks(channels_last_unflat(decoded, self.shape)).contiguous()
+
+
+class DenseDecoder(nn.Module):
+    """The bake-off's fully connected decoder, the encoder's mirror: the code through one
+    dense block (linear, batch norm, ReLU) per entry of `units` (20 -> 113 -> 341), then a
+    linear layer to the pixels with a sigmoid. `blocks` is a list (the last one is the output
+    layer), so that the stacked autoencoder can run and train a suffix of it."""
+
+    def __init__(self, latent: int, image_size: int = 28, units: tuple[int, ...] = ()):
+        super().__init__()
+        self.image_size = image_size
+        sizes = [latent, *units]
+        self.blocks = nn.ModuleList([*(dense_block(a, b) for a, b in zip(sizes, sizes[1:])),
+                                     nn.Sequential(nn.Linear(sizes[-1], image_size * image_size), nn.Sigmoid())])
+        self.in_features = latent
+
+    def forward(self, code: torch.Tensor, start: int = 0) -> torch.Tensor:
+        for block in self.blocks[start:]:
+            code = block(code)
+        return code.view(-1, 1, self.image_size, self.image_size)

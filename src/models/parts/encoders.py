@@ -80,3 +80,27 @@ class StridedConvEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return channels_last_flat(self.blocks(x.contiguous(memory_format=torch.channels_last)))
+
+
+def dense_block(in_units: int, out_units: int) -> nn.Sequential:
+    """Linear (no bias: batch norm has one), batch norm, ReLU."""
+    return nn.Sequential(nn.Linear(in_units, out_units, bias=False), nn.BatchNorm1d(out_units), nn.ReLU())
+
+
+class DenseEncoder(nn.Module):
+    """The bake-off's fully connected encoder (seed 004): the flattened image through one
+    dense block per entry of `units` (1024 -> 341 -> 113 for the deep models, none for the
+    shallow one). The last layer to the code belongs to the bottleneck. `blocks` is a list, so
+    that the stacked autoencoder can run and train a prefix of it."""
+
+    def __init__(self, image_size: int = 28, units: tuple[int, ...] = ()):
+        super().__init__()
+        sizes = [image_size * image_size, *units]
+        self.blocks = nn.ModuleList(dense_block(a, b) for a, b in zip(sizes, sizes[1:]))
+        self.out_features = sizes[-1]
+
+    def forward(self, x: torch.Tensor, depth: int | None = None) -> torch.Tensor:
+        h = x.flatten(1)
+        for block in self.blocks[:depth]:
+            h = block(h)
+        return h

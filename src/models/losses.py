@@ -40,7 +40,7 @@ from torch import nn
 def clustering_vae_loss(x, x_rec, mu, logvar, z, probs, class_means, recon_weight: float = 2.5,
                         kl_estimator: str = "analytic", kl_weight=1.0, cat_weight=1.0,
                         balance_weight: float = 0.0) -> dict:
-    recon = recon_weight * 0.5 * (x - x_rec).pow(2).flatten(1).sum(1)
+    recon = recon_weight * 0.5 * squared_error_per_image(x, x_rec)
     center = mu if kl_estimator == "analytic" else z
     spread = logvar.exp() if kl_estimator == "analytic" else torch.zeros_like(logvar)
     sq_dist = (center.unsqueeze(1) - class_means.unsqueeze(0)).pow(2).sum(2)  # (batch, classes)

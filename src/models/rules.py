@@ -33,6 +33,7 @@ def one_of(values: tuple):
 
 
 CODE_ACTIVATIONS = (None, "relu", "sigmoid")  # Code's activation
+CODE_SIZE = positive_int("code size")
 UNITS = (lambda v: v is not None and len(v) <= 8 and all(is_int(u) and 0 < u <= 10_000 for u in v),
          "a list of at most 8 integers from 1 to 10,000 (units of the hidden layers), [] for none")
 LAYERS = positive_int("conv layers n per stack; the paper uses 1 to 6")
@@ -55,14 +56,14 @@ RULES = {
     "src.models.Autoencoder": {
         "input_noise": (lambda v: is_number(v) and v >= 0, "a number >= 0 (std of the training inputs' noise; 0: none)"),
         "stack_epochs": (lambda v: is_int(v) and v >= 0, "an integer >= 0 (epochs per stacked layer pair; 0: not stacked)")},
-    "src.models.parts.Code": {"latent": positive_int("code size"),
+    "src.models.parts.Code": {"latent": CODE_SIZE,
                               "activation": one_of(CODE_ACTIVATIONS)},
-    "src.models.parts.SparseCode": {"latent": positive_int("code size"),
+    "src.models.parts.SparseCode": {"latent": CODE_SIZE,
                                     "target": (lambda v: is_number(v) and 0 < v < 1, "a number between 0 and 1 (target mean activation)"),
                                     "weight": (lambda v: is_number(v) and v >= 0, "a number >= 0")},
-    "src.models.parts.GaussianCode": {"latent": positive_int("code size"),
+    "src.models.parts.GaussianCode": {"latent": CODE_SIZE,
                                       "beta": (lambda v: is_number(v) and v > 0, "a number > 0 (the KL's weight)")},
-    "src.models.parts.QuantizedCode": {"latent": positive_int("code size"), "codes": positive_int("codebook size"),
+    "src.models.parts.QuantizedCode": {"latent": CODE_SIZE, "codes": positive_int("codebook size"),
                                        "commitment": (lambda v: is_number(v) and v >= 0, "a number >= 0")},
     "src.models.parts.DenseEncoder": {"units": UNITS},
     "src.models.parts.DenseDecoder": {"units": UNITS},

@@ -25,12 +25,13 @@ class Task:
         return {}
 
 
-def splits(datamodule) -> dict:
-    """The batches of each split a score is reported for: the images trained on, the
-    held-out validation images (the objective of sweeps) and the test set."""
-    return {"train": datamodule.batches("train"),
-            "val": datamodule.batches("train", datamodule.val_indices),
-            "test": datamodule.batches("test")}
+def splits(datamodule, names=("train", "val", "test")) -> dict:
+    """The batches of each split a score is reported for (of `names`): the images trained on,
+    the held-out validation images (the objective of sweeps) and the test set."""
+    every = {"train": lambda: datamodule.batches("train"),
+             "val": lambda: datamodule.batches("train", datamodule.val_indices),
+             "test": lambda: datamodule.batches("test")}
+    return {name: every[name]() for name in names}
 
 
 def build(name: str) -> Task:

@@ -5,7 +5,7 @@ assigned to the nearest centre and scored like a clustering (src/tasks/scores.py
 Labels are used here, to score; never in fitting."""
 import torch
 
-from src.tasks.base import Task
+from src.tasks.base import Task, splits
 from src.tasks.scores import clustering_metrics
 
 SCORES = ("acc", "acc_majority", "nmi", "ari")
@@ -26,8 +26,7 @@ class KMeansOnCode(Task):
         fit_codes, _ = codes_of(model, datamodule.batches("train", datamodule.fit_indices))
         kmeans = KMeans(datamodule.num_classes, n_init=20, random_state=datamodule.seed).fit(fit_codes)
         results = {}
-        for split, batches in (("val", datamodule.batches("train", datamodule.val_indices)),
-                               ("test", datamodule.batches("test"))):
+        for split, batches in splits(datamodule, ("val", "test")).items():
             codes, labels = codes_of(model, batches)
             results[split] = {**clustering_metrics(kmeans.predict(codes), labels, datamodule.num_classes),
                               "n": len(labels)}

@@ -4,6 +4,7 @@ the deterministic code (a VAE's posterior mean). Also reconstructions.png."""
 from src.models.losses import bce_per_image, squared_error_per_image
 from src.tasks.base import Task, splits
 from src.tasks.pictures import save_reconstructions
+from src.tasks.scores import SplitAccumulator
 
 
 class Reconstruction(Task):
@@ -12,16 +13,13 @@ class Reconstruction(Task):
 
     def __call__(self, model, datamodule, run_dir) -> dict:
         results = {}
-        for split, batches in splits(datamodule).items():
-            if split == "train":
-                continue
-            bce = mse = n = 0.0
-            for x, _ in batches:
+        for split, batches in splits(datamodule, ("val", "test")).items():
+            acc = SplitAccumulator()
+            for x, y in batches:
                 x_rec = model.decode(model.encode(x))
-                bce += float(bce_per_image(x, x_rec).sum())
-                mse += float(squared_error_per_image(x, x_rec).sum())
-                n += len(x)
-            results[split] = {"bce": bce / n, "mse": mse / n, "n": int(n)}
+                acc.update({"bce": bce_per_image(x, x_rec).mean(), "mse": squared_error_per_image(x, x_rec).mean()},
+                           None, y)
+            results[split] = acc.compute()
         save_reconstructions(model, datamodule.splits["test"][0], run_dir / "reconstructions.png")
         return {**results, "files": ["reconstructions.png"]}
 

@@ -34,6 +34,7 @@ class Autoencoder(BaseModel):
             raise ValueError(f"stack_epochs needs as many decoder blocks ({len(decoder.blocks)}) "
                              f"as encoder layers ({self.pairs})")
         self.depth = self.pairs  # layer pairs in use; < pairs while a stacked model trains
+        self.frozen_pairs = 0    # earlier pairs, frozen while a stacked model trains a later one
 
     def loss_terms(self, x) -> dict:
         inputs = x
@@ -54,17 +55,20 @@ class Autoencoder(BaseModel):
         k = self.hparams.stack_epochs
         if k:
             self.depth = min(self.current_epoch // k + 1, self.pairs)
+            self.frozen_pairs = self.depth - 1
             self.freeze_earlier_pairs()
 
     def on_train_end(self):
-        self.depth = self.pairs
+        """Trained: every layer in use and trainable again (as a loaded checkpoint is)."""
+        self.depth, self.frozen_pairs = self.pairs, 0
+        self.requires_grad_(True)
 
     def frozen_blocks(self) -> list:
-        """The layer pairs trained in earlier stages: the first depth - 1 encoder blocks and
-        the decoder's last depth - 1."""
-        if not self.hparams.stack_epochs:
+        """The layer pairs trained in earlier stages: the first frozen_pairs encoder blocks
+        and the decoder's last frozen_pairs."""
+        done = self.frozen_pairs
+        if not done:
             return []
-        done = self.depth - 1
         return [*self.encoder.blocks[:done], *self.decoder.blocks[len(self.decoder.blocks) - done:]]
 
     def freeze_earlier_pairs(self):

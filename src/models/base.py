@@ -3,7 +3,8 @@
 A model says how to compute its loss terms, `loss_terms(x) -> dict` of scalars holding
 `loss` (what is minimised), and what it can do by defining any of
 
-    encode(x) -> code          decode(code) -> images
+    encode(x, sample=False) -> code (a draw from the posterior if sample)
+    decode(code) -> images
     sample(n, generator) -> images from the prior
     assign(x) -> cluster index per image
 

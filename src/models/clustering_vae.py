@@ -89,9 +89,10 @@ class ClusteringVAE(BaseModel):
                  self.current_epoch, kmeans.inertia_, 100 * agreement)
 
     # --- capabilities ----------------------------------------------------------------------
-    def encode(self, x) -> torch.Tensor:
-        """The posterior mean."""
-        return self.bottleneck.posterior(self.encoder(x))[0]
+    def encode(self, x, sample: bool = False) -> torch.Tensor:
+        """The posterior mean, or a draw from the posterior if `sample`."""
+        mu, logvar = self.bottleneck.posterior(self.encoder(x))
+        return self.bottleneck.sample(mu, logvar) if sample else mu
 
     def decode(self, z) -> torch.Tensor:
         return self.decoder(self.bottleneck.decode(z))

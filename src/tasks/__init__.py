@@ -11,4 +11,9 @@ TASKS = {
     "pictures": "src.tasks.pictures.Pictures",
     "reconstruction": "src.tasks.reconstruction.Reconstruction",
     "kmeans": "src.tasks.kmeans.KMeansOnCode",
+    "sampling": "src.tasks.sampling.Sampling",
+    "interpolation": "src.tasks.interpolation.Interpolation",
+    "latent_map": "src.tasks.latent_map.LatentMap",
+    "anomaly": "src.tasks.anomaly.Anomaly",
+    "linear_probe": "src.tasks.linear_probe.LinearProbe",
 }

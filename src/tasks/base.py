@@ -3,7 +3,8 @@
 A task takes the trained model, the data module (set up, splits on the model's device)
 and the run directory, and returns a dict, stored in metrics.json under its name. It
 declares the model capabilities it needs (src/models/base.py: encode, decode, sample,
-assign); a model lacking one gets the task skipped, and the reason stored instead.
+assign); a model lacking one, or a run whose data the task cannot use (`unavailable`), gets
+the task skipped, and the reason stored instead.
 `trial_attrs` names what of its result goes to the run's Optuna trial.
 """
 from pathlib import Path
@@ -20,6 +21,13 @@ class Task:
 
     def __call__(self, model, datamodule, run_dir: Path) -> dict:
         raise NotImplementedError
+
+    def unavailable(self, model, datamodule) -> str | None:
+        """Why this task cannot run on this model and data, or None."""
+        lacking = [need for need in self.needs if not model.can(need)]
+        if lacking:
+            return f"{type(model).__name__} cannot {', '.join(lacking)} (task {self.name} needs it)"
+        return None
 
     def trial_attrs(self, result: dict) -> dict:
         return {}
@@ -38,10 +46,6 @@ def build(name: str) -> Task:
     return get_class(TASKS[name])()
 
 
-def missing(task: Task, model) -> list[str]:
-    return [need for need in task.needs if not model.can(need)]
-
-
 @torch.no_grad()
 def run_tasks(names, model, datamodule, run_dir: Path) -> dict:
     """{task name: result} for `names`, in order, with the model in eval mode."""
@@ -51,9 +55,8 @@ def run_tasks(names, model, datamodule, run_dir: Path) -> dict:
     try:
         for name in names:
             task = build(name)  # a task is small: built where it runs, and again for its trial attributes
-            lacking = missing(task, model)
-            results[name] = task(model, datamodule, Path(run_dir)) if not lacking else {
-                "skipped": f"{type(model).__name__} cannot {', '.join(lacking)} (task {name} needs it)"}
+            reason = task.unavailable(model, datamodule)
+            results[name] = {"skipped": reason} if reason else task(model, datamodule, Path(run_dir))
     finally:
         model.train(was_training)
     return results

@@ -3,6 +3,8 @@
 clusters.png:        one row per cluster: real test images assigned to it (left) and
                      images generated from N(mu_y, I) through the decoder (right).
 reconstructions.png: test inputs above, their reconstructions below.
+
+`save_rows` draws labelled strips for the other tasks' pictures (sampling, interpolation).
 """
 from pathlib import Path
 
@@ -56,17 +58,22 @@ def save_cluster_grid(model, images, labels, class_names, path: Path, per_row: i
     plt.close(fig)
 
 
-def save_reconstructions(model, images, path: Path, count: int = 12):
-    with torch.no_grad():
-        recon = model.decode(model.encode(images[:count])).cpu().numpy()[:, 0]
-    fig, axes = plt.subplots(2, 1, figsize=(count * 0.9, 2.6))
-    for ax, strip, name in zip(axes, (images[:count].cpu().numpy()[:, 0], recon), ("input", "reconstruction")):
-        ax.imshow(tile(strip, count), cmap="gray", vmin=0, vmax=1)
+def save_rows(rows: list[tuple[str, np.ndarray]], path: Path, count: int) -> None:
+    """One labelled strip per row: (name, (n, H, W) images in [0, 1]), `count` slots each."""
+    fig, axes = plt.subplots(len(rows), 1, figsize=(count * 0.9, 1.3 * len(rows)), squeeze=False)
+    for ax, (name, images) in zip(axes[:, 0], rows):
+        ax.imshow(tile(images, count), cmap="gray", vmin=0, vmax=1)
         ax.set_xticks([]), ax.set_yticks([])
         ax.set_ylabel(name, rotation=0, ha="right", va="center")
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
+
+
+def save_reconstructions(model, images, path: Path, count: int = 12):
+    with torch.no_grad():
+        recon = model.decode(model.encode(images[:count])).cpu().numpy()[:, 0]
+    save_rows([("input", images[:count].cpu().numpy()[:, 0]), ("reconstruction", recon)], path, count)
 
 
 class Pictures(Task):

@@ -53,7 +53,7 @@ def test_vq_code_is_on_the_codebook_and_its_gradient_reaches_the_encoder():
 
 def test_stacked_model_trains_only_its_current_pair():
     model = autoencoder(stack_epochs=1)
-    model.depth = 2  # the second stage: the first pair is frozen
+    model.depth, model.frozen_pairs = 2, 1  # the second stage: the first pair is frozen
     model.freeze_earlier_pairs()
     before = {k: v.clone() for k, v in model.state_dict().items()}
     optimizer = torch.optim.Adam(model.parameters(), lr=0.1)
@@ -69,6 +69,9 @@ def test_stacked_model_trains_only_its_current_pair():
     assert changed and not changed & frozen and not changed & unused
     assert {k for k in changed if k.startswith(("encoder.blocks.1.", "decoder.blocks.1."))} == changed
     assert not model.encoder.blocks[0].training  # its batch norm keeps its statistics
+    model.on_train_end()  # trained: every pair in use and trainable, as a loaded checkpoint
+    assert model.depth == model.pairs and all(p.requires_grad for p in model.parameters())
+    assert model.train().encoder.blocks[0].training
 
 
 def test_only_models_with_a_prior_can_sample():

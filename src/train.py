@@ -91,10 +91,13 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
 
 def run_settings(cfg: DictConfig, model) -> dict:
     """What identifies a run in a report: data set, model, what the model's config names
-    (its `identity`: the paper's s / n / m for Table 1's models), seed, length."""
+    (its `identity`: the paper's s / n / m for Table 1's models), seed, length, and the class
+    left out of training if one was (the anomaly protocol)."""
     choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}
+    excluded = cfg.dataset.get("exclude_class")
     return {"dataset": cfg.dataset.name, "model": choices.get("model"), "levers": choices.get("levers"),
-            **model.identity, "seed": cfg.seed, "epochs": cfg.epochs, "limit": cfg.dataset.limit}
+            **model.identity, "seed": cfg.seed, "epochs": cfg.epochs, "limit": cfg.dataset.limit,
+            **({"exclude_class": excluded} if excluded is not None else {})}
 
 
 def summary(metrics: dict, run_dir: Path) -> str:

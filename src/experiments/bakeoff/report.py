@@ -1,0 +1,181 @@
+"""The bake-off report, from the stored studies alone: `python -m src.bakeoff bakeoff.run=false`.
+
+Reads every finished trial of the bake-off's studies in bakeoff.storage (for bakeoff.epochs /
+bakeoff.limit) and writes into bakeoff.out (docs/results/bakeoff/):
+  README.md    per data set and model, mean +- std over seeds beside ae_bakeoff's published
+               number: reconstruction BCE, the linear probe and its two baselines, k-means on
+               the code (against seed 003's NMI), anomaly AUC; the hardware, commits and
+               times; each cell's trials are in trials.csv
+  trials.csv   one line per trial: study, trial number, settings and every score used
+  figures/     seed 0's pictures per model (samples, interpolation, latent map, ROC), copied
+               from the run directories where they are on this machine
+  studies.log  a copy of the studies read: with bakeoff.storage=<out>/studies.log the report
+               rebuilds from it alone (without the figures' run directories)
+"""
+import shutil
+from pathlib import Path
+
+import pandas as pd
+from omegaconf import DictConfig
+
+from hydra_plugins.optuna5_sweeper.storage import masked
+from src.experiments.bakeoff import published
+from src.experiments.common.studies_copy import STUDIES_COPY, copy_studies, keep_the_copy
+from src.runtime.errors import UserError
+from src.trials.records import open_studies, records_of
+
+NOT_RUN = "not run"
+TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
+# (record key, column title, digits): the scores a table shows, as the trials record them
+FEATURES = [("test_bce", "reconstruction BCE", 2), ("probe_code_test_acc", "linear probe", 4),
+            ("probe_raw_pixels_test_acc", "probe on raw pixels", 4),
+            ("probe_from_scratch_test_acc", "probe from scratch", 4),
+            ("kmeans_test_nmi", "k-means NMI", 3), ("kmeans_test_acc", "k-means ACC", 3)]
+ANOMALY = [("anomaly_test_auc", "anomaly AUC", 3), ("test_bce", "reconstruction BCE (latent 2)", 2)]
+PICTURES = {"features": ("reconstructions.png", "samples.png", "interpolation.png", "latent_map.png"),
+            "anomaly": ("anomaly_roc.png", "latent_map.png")}
+
+
+def study_name(dataset: str, epochs: int, limit: int | None) -> str:
+    return f"bakeoff_{dataset}_e{epochs}" + (f"_limit{limit}" if limit is not None else "")
+
+
+def trial_table(r: DictConfig, records: list[dict]) -> pd.DataFrame:
+    """One row per finished bake-off trial (a grid point run twice counts once, the earlier)."""
+    wanted = {study_name(d, r.epochs, r.limit) for d in published.RECONSTRUCTION_BCE}
+    df = pd.DataFrame([x for x in records if x["study"] in wanted])
+    if df.empty:
+        return df
+    df["model"] = df["model"].str.removeprefix("bakeoff/")
+    df["protocol"] = "features"
+    if "exclude_class" in df:
+        df.loc[df["exclude_class"].notna(), "protocol"] = "anomaly"
+    df = df.sort_values(["study", "trial"]).drop_duplicates(["dataset", "model", "protocol", "latent", "seed"])
+    return df.sort_values(["dataset", "protocol", "model", "seed"]).reset_index(drop=True)
+
+
+def cell(values: pd.Series, digits: int) -> str:
+    values = values.dropna()
+    if values.empty:
+        return NOT_RUN
+    if len(values) == 1:
+        return f"{values.iloc[0]:.{digits}f} (1 seed)"
+    return f"{values.mean():.{digits}f} ± {values.std():.{digits}f} ({len(values)})"
+
+
+def published_cell(table: dict, dataset: str, model: str, digits: int) -> str:
+    value = table.get(dataset, {}).get(model)
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def features_table(df: pd.DataFrame, dataset: str, models: list[str]) -> pd.DataFrame:
+    runs = df[(df["dataset"] == dataset) & (df["protocol"] == "features")]
+    rows = []
+    for model in models:
+        mine = runs[runs["model"] == model]
+        row = {"model": model}
+        for key, title, digits in FEATURES:
+            row[title] = cell(mine[key], digits) if key in mine else NOT_RUN
+            if key == "test_bce":
+                row["BCE, ae_bakeoff"] = published_cell(published.RECONSTRUCTION_BCE, dataset, model, 2)
+            if key == "probe_code_test_acc":
+                row["probe, ae_bakeoff"] = published_cell(published.LINEAR_PROBE, dataset, model, 4)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def anomaly_table(df: pd.DataFrame, dataset: str, models: list[str]) -> pd.DataFrame:
+    runs = df[(df["dataset"] == dataset) & (df["protocol"] == "anomaly")]
+    rows = []
+    for model in models:
+        mine = runs[runs["model"] == model]
+        rows.append({"model": model, **{title: cell(mine[key], digits) if key in mine else NOT_RUN
+                                        for key, title, digits in ANOMALY}})
+    return pd.DataFrame(rows)
+
+
+def copy_pictures(df: pd.DataFrame, out: Path) -> dict:
+    """Seed 0's pictures of each (data set, protocol, model), copied to out/figures/; returns
+    {(dataset, protocol, model): [(picture, relative path)]} for those found on this machine."""
+    found = {}
+    for _, run in df[df["seed"] == 0].iterrows():
+        run_dir = Path(str(run.get("run_dir", "")))
+        for name in PICTURES[run["protocol"]]:
+            if (run_dir / name).is_file():
+                target = out / "figures" / run["dataset"] / f"{run['model']}_{run['protocol']}_{name}"
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(run_dir / name, target)
+                found.setdefault((run["dataset"], run["protocol"], run["model"]), []).append(
+                    (name.removesuffix(".png"), str(target.relative_to(out))))
+    return found
+
+
+def provenance(df: pd.DataFrame) -> list[str]:
+    lines = []
+    for dataset, runs in df.groupby("dataset"):
+        minutes = runs.groupby("protocol")["wall_seconds"].mean() / 60
+        lines.append(f"- {TITLES[dataset]}: {len(runs)} trials, commits {', '.join(sorted(runs['commit'].unique()))}; "
+                     f"devices {', '.join(sorted(runs['device'].unique()))}; "
+                     f"{runs['wall_seconds'].sum() / 3600:.2f} h of trial time in all, "
+                     + ", ".join(f"{m:.1f} min per {p} run" for p, m in minutes.items()))
+    return lines
+
+
+def build_report(r: DictConfig) -> Path:
+    out = Path(r.out)
+    storage, names = open_studies(r.storage)
+    if storage is None:
+        raise UserError(f"Config key 'bakeoff.storage': {r.storage} does not exist, so there is nothing to "
+                        "report (and the report in bakeoff.out is left as it is). Run python -m src.bakeoff "
+                        "first, or point bakeoff.storage at its studies.")
+    keep_the_copy(r, names)
+    df = trial_table(r, records_of(storage, names))
+    if df.empty:
+        raise UserError(f"No finished bake-off trial in {masked(str(r.storage))} has bakeoff.epochs={r.epochs} "
+                        f"and bakeoff.limit={r.limit}; the report in bakeoff.out is left as it is.")
+    out.mkdir(parents=True, exist_ok=True)
+    models = [m for m in published.MODELS if m in r.models]
+    scores = [k for k in dict.fromkeys(k for k, _, _ in FEATURES + ANOMALY) if k in df]
+    df[["study", "trial", "dataset", "protocol", "model", "latent", "seed", *scores, "wall_seconds", "commit",
+        "device"]].to_csv(out / "trials.csv", index=False, float_format="%.6g")
+    pictures = copy_pictures(df, out)
+    copy_studies(r, storage, sorted({*df["study"]}))
+
+    lines = ["# The autoencoder bake-off (seed 004) and autoencoder + k-means (seed 003)", "",
+             "Every number below is ours unless its column names ae_bakeoff (tilman151/ae_bakeoff, one run "
+             "per model) or seed 003; each of ours is the mean ± std over seeds (how many in brackets) of "
+             "the trials listed in `trials.csv`, on the test set, after "
+             f"{r.epochs} epoch{'s' if r.epochs > 1 else ''}{'' if r.limit is None else f' on the first {r.limit} images of each split'}. "
+             "Protocol (src/experiments/bakeoff/, conf/bakeoff_protocol/): 32x32 inputs, 55,000 / 5,000 "
+             "train / validation images, Adam 1e-3, batch 256; latent 20, and latent 2 with class 1 left "
+             "out of training for anomaly detection. Labels are used only to score, except by the linear "
+             "probe (550 labelled training images to fit, the 5,000 validation images to stop early).", "",
+             "Rebuild: `python -m src.bakeoff bakeoff.run=false bakeoff.storage=docs/results/bakeoff/studies.log`; "
+             "rerun: `python -m src.bakeoff` (resumes).", ""]
+    for dataset in r.datasets:
+        title = TITLES[dataset]
+        features = features_table(df, dataset, models)
+        lines += [f"## {title}", "", "### Reconstruction, linear probe and k-means on the code (latent 20)", "",
+                  features.to_markdown(index=False), ""]
+        if dataset == "mnist":
+            lines += [f"ae_bakeoff's probe trained from scratch: {published.PROBE_FROM_SCRATCH['mnist']}. "
+                      f"Seed 003's k-means NMI: {published.SEED003_NMI['pixels']} on raw pixels, "
+                      f"{published.SEED003_NMI['autoencoder']} on its autoencoder's code (784-500-500-2000-10).", ""]
+        anomaly = anomaly_table(df, dataset, models)
+        lines += ["### Anomaly detection (latent 2, class 1 left out of training)", "",
+                  "AUC of the test images' reconstruction error (BCE) for telling class 1 from the others. "
+                  "Ours is the reference; ae_bakeoff's AUCs predate a scoring fix its author made"
+                  + (f" (its best: {published.ANOMALY_BEST[dataset][0]}, {published.ANOMALY_BEST[dataset][1]})"
+                     if dataset in published.ANOMALY_BEST else "") + ".", "",
+                  anomaly.to_markdown(index=False), ""]
+        shown = [(m, p, pictures[(dataset, p, m)]) for p in ("features", "anomaly") for m in models
+                 if (dataset, p, m) in pictures]
+        if shown:
+            lines += ["### Pictures (seed 0)", ""]
+            lines += [f"- {m} ({p}): " + ", ".join(f"[{name}]({f})" for name, f in files) for m, p, files in shown]
+            lines.append("")
+    lines += ["## Runs", "", *provenance(df), "",
+              f"The studies' copy: `{STUDIES_COPY}` (an Optuna journal file; `optuna-dashboard {STUDIES_COPY}`).", ""]
+    path = out / "README.md"
+    path.write_text("\n".join(lines))
+    return path

@@ -1,0 +1,83 @@
+"""`python -m src.bakeoff` end to end on the generated data: two models under both protocols,
+one seed, 1 epoch on 600 images; the report's every score cell traces to a trial, and it
+rebuilds from its studies copy alone."""
+import csv
+from pathlib import Path
+
+import pytest
+
+from src.experiments.bakeoff.report import NOT_RUN
+from tests.conftest import data_env
+from tests.helpers.processes import run_module
+
+pytestmark = pytest.mark.slow  # a sweep of 4 training processes
+
+MODELS = ["vanilla", "vae"]
+
+
+def settings(tmp: Path) -> list[str]:
+    return [f"bakeoff.dir={tmp}", f"bakeoff.out={tmp / 'results'}", "bakeoff.datasets=[mnist]",
+            f"bakeoff.models=[{','.join(MODELS)}]", "bakeoff.seeds=1", "bakeoff.epochs=1", "bakeoff.limit=600",
+            "bakeoff.cpu_jobs=1", f"hydra.run.dir={tmp / 'logs'}"]
+
+
+@pytest.fixture(scope="module")
+def bakeoff(tmp_path_factory) -> Path:
+    tmp = tmp_path_factory.mktemp("bakeoff")
+    result = run_module("src.bakeoff", *settings(tmp), env=data_env())
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    return tmp
+
+
+def table_rows(report: str, heading: str) -> dict[str, dict[str, str]]:
+    """{model: {column: cell}} of the markdown table under `heading`."""
+    lines = report.split(heading, 1)[1].split("\n")
+    table = [line for line in lines[lines.index(next(x for x in lines if x.startswith("|"))):]]
+    table = table[:next(i for i, x in enumerate(table) if not x.startswith("|"))]
+    header = [c.strip() for c in table[0].strip("|").split("|")]
+    return {cells[0]: dict(zip(header, cells)) for cells in
+            ([c.strip() for c in row.strip("|").split("|")] for row in table[2:])}
+
+
+def test_every_cell_traces_to_a_trial_and_the_report_rebuilds_from_its_copy(bakeoff):
+    out = bakeoff / "results"
+    report = (out / "README.md").read_text()
+    with open(out / "trials.csv") as f:
+        trials = list(csv.DictReader(f))
+    assert {(t["model"], t["protocol"]) for t in trials} == {(m, p) for m in MODELS for p in ("features", "anomaly")}
+    features = table_rows(report, "### Reconstruction")
+    anomaly = table_rows(report, "### Anomaly")
+    for model in MODELS:
+        mine = {t["protocol"]: t for t in trials if t["model"] == model}
+        assert features[model]["reconstruction BCE"] == f"{float(mine['features']['test_bce']):.2f} (1 seed)"
+        assert features[model]["linear probe"] == f"{float(mine['features']['probe_code_test_acc']):.4f} (1 seed)"
+        assert features[model]["k-means NMI"] == f"{float(mine['features']['kmeans_test_nmi']):.3f} (1 seed)"
+        assert anomaly[model]["anomaly AUC"] == f"{float(mine['anomaly']['anomaly_test_auc']):.3f} (1 seed)"
+    assert features["vanilla"]["BCE, ae_bakeoff"] == "63.92"
+    assert features["vae"]["probe, ae_bakeoff"] == "0.6016"
+    assert "## Fashion-MNIST" not in report and NOT_RUN not in report.split("## Runs")[0]
+    assert (out / "figures" / "mnist" / "vae_features_samples.png").stat().st_size > 0
+    assert not (out / "figures" / "mnist" / "vanilla_features_samples.png").exists()  # no prior
+
+    rebuilt = bakeoff / "rebuilt"
+    result = run_module("src.bakeoff", *settings(bakeoff), "bakeoff.run=false", f"bakeoff.out={rebuilt}",
+                        f"bakeoff.storage={out / 'studies.log'}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    strip = lambda text: text.split("### Pictures")[0]  # noqa: E731  (the figures need the run directories)
+    assert strip((rebuilt / "README.md").read_text()) == strip(report)
+
+
+def test_a_rerun_runs_nothing_again(bakeoff):
+    result = run_module("src.bakeoff", *settings(bakeoff), env=data_env())
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "already done" in result.stdout
+
+
+@pytest.mark.parametrize("override, key", [("bakeoff.models=[vanila]", "bakeoff.models"),
+                                           ("bakeoff.datasets=[kmnist]", "bakeoff.datasets"),
+                                           ("bakeoff.seeds=0", "bakeoff.seeds")])
+def test_bad_settings_get_one_paragraph_naming_the_key(override, key, tmp_path):
+    result = run_module("src.bakeoff", *settings(tmp_path), override)
+    assert result.returncode != 0
+    assert key in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "studies.log").exists()

@@ -49,10 +49,13 @@ from src.data import DATASETS, ensure_raw_files
 from src.runtime.errors import UserError, exit_with
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
-MODELS = {  # name -> overrides of conf/train.yaml
-    "conv s=60 n=1 m=512": ["model=conv_vae", "latent=60", "layers=1", "hidden=512"],
-    "conv s=60 n=5 m=512": ["model=conv_vae", "latent=60", "layers=5", "hidden=512"],
-    "flat s=10 m=512": ["model=flat_vae", "latent=10", "hidden=512"],
+MODELS = {  # name -> (overrides of conf/train.yaml, the batch size its runs train with)
+    "conv s=60 n=1 m=512": (["model=conv_vae", "latent=60", "layers=1", "hidden=512"], 100),
+    "conv s=60 n=5 m=512": (["model=conv_vae", "latent=60", "layers=5", "hidden=512"], 100),
+    "flat s=10 m=512": (["model=flat_vae", "latent=10", "hidden=512"], 100),
+    # the bake-off's dense autoencoders (conf/bakeoff_protocol/features.yaml: 32x32, batch 256)
+    "bakeoff vanilla s=20": (["model=bakeoff/vanilla", "latent=20", "dataset.image_size=32"], 256),
+    "bakeoff vae s=20": (["model=bakeoff/vae", "latent=20", "dataset.image_size=32"], 256),
 }
 
 
@@ -107,7 +110,7 @@ def standard_epochs(cfg, loader: DataLoader, accelerator: str, seed: int = 0) ->
 def step_flops(cfg, num_classes: int, batch_size: int) -> int:
     """Matmul and convolution FLOPs of one training step (forward and backward)."""
     model = instantiate(cfg.model, num_classes=num_classes, compile=False)
-    x = torch.rand(batch_size, 1, 28, 28)
+    x = torch.rand(batch_size, 1, cfg.dataset.image_size, cfg.dataset.image_size)
     with FlopCounterMode(display=False) as counter:
         model.loss_terms(x)["loss"].backward()
     return counter.get_total_flops()
@@ -141,7 +144,8 @@ def main(argv=None) -> float:
     parser.add_argument("--limit", type=int, default=None, help="train on the first N images only")
     parser.add_argument("--epochs", type=int, default=3,
                         help="epochs per fit; the median epoch after the first is timed")
-    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="every model's batch size (default: the one its runs use, 100 or 256)")
     parser.add_argument("--model", action="append", choices=list(MODELS), dest="models", metavar="NAME",
                         help=f"one of {', '.join(map(repr, MODELS))}; repeat for more (default: all)")
     parser.add_argument("overrides", nargs="*", help="key=value overrides of the project's config")
@@ -153,17 +157,24 @@ def main(argv=None) -> float:
     accelerator = "gpu" if torch.cuda.is_available() else "cpu"
     device_name = torch.cuda.get_device_name() if accelerator == "gpu" else f"cpu x{torch.get_num_threads()} threads"
     root = ensure_raw_files(args.data_dir, args.dataset, download=True)
-    standard_ds = DATASETS[args.dataset](str(root), train=True, transform=transforms.ToTensor())
-    n_images = args.limit or len(standard_ds)
-    standard_loader = DataLoader(Subset(standard_ds, range(n_images)), batch_size=args.batch_size,
-                                 shuffle=True, num_workers=2, persistent_workers=True)
     common = [f"trainer={accelerator}", f"dataset={args.dataset}", f"data_dir={args.data_dir}",
-              f"epochs={args.epochs}", f"batch_size={args.batch_size}",
+              f"epochs={args.epochs}",
               # all images are trained on (no hold-out), like the standard pipeline
               "dataset.val_size=0", f"dataset.limit={args.limit or 'null'}"]
-
     names = args.models or list(MODELS)
-    configs = {name: project_config(common + MODELS[name] + args.overrides) for name in names}
+    batch_sizes = {name: args.batch_size or MODELS[name][1] for name in names}
+    configs = {name: project_config(common + MODELS[name][0] + [f"batch_size={batch_sizes[name]}"] + args.overrides)
+               for name in names}
+
+    def standard_loader(cfg) -> DataLoader:
+        """torchvision's dataset, padded to the model's image size as the project's data module pads."""
+        pad = (cfg.dataset.image_size - 28) // 2
+        dataset = DATASETS[args.dataset](str(root), train=True,
+                                         transform=transforms.Compose([transforms.Pad(pad), transforms.ToTensor()]))
+        return DataLoader(Subset(dataset, range(n_images)), batch_size=cfg.batch_size,
+                          shuffle=True, num_workers=2, persistent_workers=True)
+
+    n_images = args.limit or len(DATASETS[args.dataset](str(root), train=True))
     try:
         for cfg in configs.values():
             check_device(cfg)  # bf16 on a CPU without bf16 kernels
@@ -171,13 +182,13 @@ def main(argv=None) -> float:
         exit_with(exc)
 
     timed = f"median of epochs 2-{args.epochs}" if args.epochs > 1 else "epoch 1"
-    print(f"device: {device_name}; {n_images} images, batch {args.batch_size}, {timed} timed; "
+    print(f"device: {device_name}; {n_images} images, batch {args.batch_size or 'as the runs (100; bake-off 256)'}, {timed} timed; "
           f"torch {torch.__version__}, lightning {pl.__version__}; "
           f"project overrides: {' '.join(args.overrides) or 'none'}")
     print(f"{'model':<22} {'project img/s':>14} {'standard img/s':>15} {'ratio':>6}")
     # Every standard run first: the project's process settings (keep_freed_memory, the CUDA
     # probe) last for the rest of the process, and the reference must run with the defaults.
-    standards = {name: standard_epochs(configs[name], standard_loader, accelerator) for name in names}
+    standards = {name: standard_epochs(configs[name], standard_loader(configs[name]), accelerator) for name in names}
     skip_missing_nvml()
     ratios, rates = [], {}
     for name in names:
@@ -190,8 +201,8 @@ def main(argv=None) -> float:
         precision = str(cfg.trainer.precision)
         if precision not in rates:
             rates[precision] = matmul_rate("cuda" if accelerator == "gpu" else "cpu", precision)
-        steps = math.ceil(n_images / args.batch_size)
-        floor = step_flops(cfg, len(standard_ds.classes), args.batch_size) * steps / rates[precision]
+        steps = math.ceil(n_images / batch_sizes[name])
+        floor = step_flops(cfg, len(DATASETS[args.dataset].classes), batch_sizes[name]) * steps / rates[precision]
         setting = f"precision {precision}, compile {cfg.model.compile}, keep_freed_memory {cfg.keep_freed_memory}"
         print(f"{name:<22} {n_images / project_s:14.0f} {n_images / standard_s:15.0f} {ratios[-1]:6.2f}"
               f"   (epoch: {project_s:.2f} s vs {standard_s:.2f} s; first epoch "

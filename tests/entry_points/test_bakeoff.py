@@ -1,5 +1,5 @@
-"""`python -m src.bakeoff` end to end on the generated data: two models under both protocols,
-one seed, 1 epoch on 600 images; the report's every score cell traces to a trial, and it
+"""`python -m src.bakeoff` end to end on the generated data: two models under both protocols and
+seed 003's autoencoder, one seed, 1 epoch on 600 images; the report's every score cell traces to a trial, and it
 rebuilds from its studies copy alone."""
 import csv
 from pathlib import Path
@@ -10,7 +10,7 @@ from src.experiments.bakeoff.report import NOT_RUN
 from tests.conftest import data_env
 from tests.helpers.processes import run_module
 
-pytestmark = pytest.mark.slow  # a sweep of 4 training processes
+pytestmark = pytest.mark.slow  # two sweeps, 5 trials
 
 MODELS = ["vanilla", "vae"]
 
@@ -44,7 +44,8 @@ def test_every_cell_traces_to_a_trial_and_the_report_rebuilds_from_its_copy(bake
     report = (out / "README.md").read_text()
     with open(out / "trials.csv") as f:
         trials = list(csv.DictReader(f))
-    assert {(t["model"], t["protocol"]) for t in trials} == {(m, p) for m in MODELS for p in ("features", "anomaly")}
+    assert {(t["model"], t["protocol"]) for t in trials} == {
+        *((m, p) for m in MODELS for p in ("features", "anomaly")), ("seed003_ae", "features")}
     features = table_rows(report, "### Reconstruction")
     anomaly = table_rows(report, "### Anomaly")
     for model in MODELS:
@@ -53,6 +54,9 @@ def test_every_cell_traces_to_a_trial_and_the_report_rebuilds_from_its_copy(bake
         assert features[model]["linear probe"] == f"{float(mine['features']['probe_code_test_acc']):.4f} (1 seed)"
         assert features[model]["k-means NMI"] == f"{float(mine['features']['kmeans_test_nmi']):.3f} (1 seed)"
         assert anomaly[model]["anomaly AUC"] == f"{float(mine['anomaly']['anomaly_test_auc']):.3f} (1 seed)"
+    seed003 = table_rows(report, "### Autoencoder + k-means")
+    mine = next(t for t in trials if t["model"] == "seed003_ae")
+    assert seed003["seed 003's autoencoder (latent 10)"]["k-means NMI"] == f"{float(mine['kmeans_test_nmi']):.3f} (1 seed)"
     assert features["vanilla"]["BCE, ae_bakeoff"] == "63.92"
     assert features["vae"]["probe, ae_bakeoff"] == "0.6016"
     assert "## Fashion-MNIST" not in report and NOT_RUN not in report.split("## Runs")[0]
@@ -75,7 +79,8 @@ def test_a_rerun_runs_nothing_again(bakeoff):
 
 @pytest.mark.parametrize("override, key", [("bakeoff.models=[vanila]", "bakeoff.models"),
                                            ("bakeoff.datasets=[kmnist]", "bakeoff.datasets"),
-                                           ("bakeoff.seeds=0", "bakeoff.seeds")])
+                                           ("bakeoff.seeds=0", "bakeoff.seeds"),
+                                           ("bakeoff.seed003=maybe", "bakeoff.seed003")])
 def test_bad_settings_get_one_paragraph_naming_the_key(override, key, tmp_path):
     result = run_module("src.bakeoff", *settings(tmp_path), override)
     assert result.returncode != 0

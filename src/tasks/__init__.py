@@ -11,6 +11,7 @@ TASKS = {
     "pictures": "src.tasks.pictures.Pictures",
     "reconstruction": "src.tasks.reconstruction.Reconstruction",
     "kmeans": "src.tasks.kmeans.KMeansOnCode",
+    "kmeans_pixels": "src.tasks.kmeans.KMeansOnPixels",
     "sampling": "src.tasks.sampling.Sampling",
     "interpolation": "src.tasks.interpolation.Interpolation",
     "latent_map": "src.tasks.latent_map.LatentMap",

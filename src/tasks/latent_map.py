@@ -6,7 +6,7 @@ the points."""
 import numpy as np
 
 from src.tasks.base import Task, splits
-from src.tasks.kmeans import codes_of
+from src.tasks.kmeans import KMeansOnCode
 
 
 def reduce_to_2d(codes: np.ndarray, seed: int) -> tuple[np.ndarray, str]:
@@ -46,7 +46,7 @@ class LatentMap(Task):
     def __call__(self, model, datamodule, run_dir) -> dict:
         import src.tasks.pictures  # noqa: F401  (matplotlib's Agg backend)
 
-        codes, labels = codes_of(model, splits(datamodule, ("test",))["test"])
+        codes, labels = KMeansOnCode().features_of(model, splits(datamodule, ("test",))["test"])
         points, method = reduce_to_2d(codes, datamodule.seed)
         np.savez_compressed(run_dir / "latent_map.npz", points=points.astype(np.float32), labels=labels)
         title = f"test codes ({codes.shape[1]}-d{', UMAP' if method == 'umap' else ''})"

@@ -56,7 +56,8 @@ def test_every_cell_traces_to_a_trial_and_the_report_rebuilds_from_its_copy(bake
         assert anomaly[model]["anomaly AUC"] == f"{float(mine['anomaly']['anomaly_test_auc']):.3f} (1 seed)"
     seed003 = table_rows(report, "### Autoencoder + k-means")
     mine = next(t for t in trials if t["model"] == "seed003_ae")
-    assert seed003["seed 003's autoencoder (latent 10)"]["k-means NMI"] == f"{float(mine['kmeans_test_nmi']):.3f} (1 seed)"
+    assert seed003["seed 003's autoencoder (latent 10)"]["NMI"] == f"{float(mine['kmeans_test_nmi']):.3f} (1 seed)"
+    assert seed003["raw pixels (28x28; in seed 003's runs)"]["NMI"] == f"{float(mine['kmeans_pixels_test_nmi']):.3f} (1 seed)"
     assert features["vanilla"]["BCE, ae_bakeoff"] == "63.92"
     assert features["vae"]["probe, ae_bakeoff"] == "0.6016"
     assert "## Fashion-MNIST" not in report and NOT_RUN not in report.split("## Runs")[0]

@@ -96,3 +96,12 @@ def test_linear_probe_beats_chance_on_separable_data_with_both_baselines(vae_run
     before = {k: v.clone() for k, v in model.state_dict().items()}
     run_tasks(["linear_probe"], model, dm, tmp_path)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # the encoder stays frozen
+
+
+def test_kmeans_on_pixels_needs_no_model_capability_and_finds_the_generated_classes(vae_run, tmp_path):
+    dm, model, _ = vae_run
+    results = run_tasks(["kmeans", "kmeans_pixels"], model, dm, tmp_path)
+    assert results["kmeans_pixels"]["test"]["nmi"] > 0.6, results  # the classes are distinct patterns
+    assert results["kmeans"]["test"]["n"] == results["kmeans_pixels"]["test"]["n"] == len(dm.splits["test"][1])
+    from src.tasks.base import build
+    assert set(build("kmeans_pixels").trial_attrs(results["kmeans_pixels"])) >= {"kmeans_pixels_test_nmi"}

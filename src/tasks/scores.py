@@ -22,19 +22,21 @@ def contingency(clusters: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return counts
 
 
-def hungarian_accuracy(clusters: np.ndarray, labels: np.ndarray) -> float:
-    counts = contingency(clusters, labels)
+def hungarian_accuracy(clusters: np.ndarray, labels: np.ndarray, counts: np.ndarray | None = None) -> float:
+    counts = contingency(clusters, labels) if counts is None else counts
     rows, cols = linear_sum_assignment(counts, maximize=True)
     return float(counts[rows, cols].sum() / len(labels))
 
 
-def majority_accuracy(clusters: np.ndarray, labels: np.ndarray) -> float:
-    return float(contingency(clusters, labels).max(axis=1).sum() / len(labels))
+def majority_accuracy(clusters: np.ndarray, labels: np.ndarray, counts: np.ndarray | None = None) -> float:
+    counts = contingency(clusters, labels) if counts is None else counts
+    return float(counts.max(axis=1).sum() / len(labels))
 
 
-def occupancy(clusters: np.ndarray, labels: np.ndarray, num_clusters: int) -> dict[str, float]:
+def occupancy(clusters: np.ndarray, labels: np.ndarray, num_clusters: int,
+              counts: np.ndarray | None = None) -> dict[str, float]:
     sizes = np.bincount(clusters, minlength=num_clusters)
-    counts = contingency(clusters, labels)
+    counts = contingency(clusters, labels) if counts is None else counts
     majorities = {int(counts[c].argmax()) for c in np.flatnonzero(sizes)}
     return {"smallest_cluster": float(sizes.min() / len(labels)),
             "clusters_without_class": num_clusters - len(majorities)}
@@ -44,12 +46,13 @@ def clustering_metrics(clusters, labels, num_clusters: int | None = None) -> dic
     """num_clusters: the K clusters a model has (default: one per label seen)."""
     clusters = np.asarray(clusters, dtype=np.int64)
     labels = np.asarray(labels, dtype=np.int64)
+    counts = contingency(clusters, labels)  # `counts`: the one table the three scores read
     return {
-        "acc": hungarian_accuracy(clusters, labels),
-        "acc_majority": majority_accuracy(clusters, labels),
+        "acc": hungarian_accuracy(clusters, labels, counts),
+        "acc_majority": majority_accuracy(clusters, labels, counts),
         "nmi": float(normalized_mutual_info_score(labels, clusters)),
         "ari": float(adjusted_rand_score(labels, clusters)),
-        **occupancy(clusters, labels, num_clusters or int(labels.max()) + 1),
+        **occupancy(clusters, labels, num_clusters or int(labels.max()) + 1, counts),
     }
 
 

@@ -17,7 +17,7 @@ if sys.argv[1] == "keep" and not keep_freed_memory():
     print("unsupported")
     sys.exit()
 torch.manual_seed(0)
-model = instantiate(project_config(MODELS["conv s=60 n=5 m=512"]).model, num_classes=10)
+model = instantiate(project_config(MODELS["conv s=60 n=5 m=512"][0]).model, num_classes=10)
 optimizer = model.configure_optimizers()
 x = torch.rand(100, 1, 28, 28)
 

@@ -82,3 +82,15 @@ def test_sweep_throughput_stops_a_sweep_at_its_time_limit(data_dir, tmp_path):
     # a trial the stop caught is recorded (FAIL, its point queued again), not left RUNNING
     states = {t.state for trials in study_trials(tmp_path / "studies.log").values() for t in trials}
     assert TrialState.RUNNING not in states
+
+
+def test_throughput_benchmark_times_a_bakeoff_autoencoder_on_padded_images(data_dir):
+    result = run_module("benchmarks.throughput", "--limit", "512", "--epochs", "1", "--model", "bakeoff vanilla s=20",
+                        env={"DATA_DIR": str(data_dir)})
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [line for line in result.stdout.splitlines() if line.startswith("bakeoff vanilla s=20")]
+    assert len(rows) == 1 and re.search(r"compute floor \d+\.\d+ s", rows[0])
+    cfg = project_config(["model=bakeoff/vanilla", "latent=20", "dataset.image_size=32"])
+    layers = [(1024, 341), (341, 113), (113, 20), (20, 113), (113, 341), (341, 1024)]  # the padded 1,024 pixels
+    forward = 2 * 256 * sum(n_in * n_out for n_in, n_out in layers)
+    assert step_flops(cfg, num_classes=10, batch_size=256) == 3 * forward - 2 * 256 * 1024 * 341

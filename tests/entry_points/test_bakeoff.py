@@ -62,6 +62,7 @@ def test_every_cell_traces_to_a_trial_and_the_report_rebuilds_from_its_copy(bake
     assert features["vae"]["probe, ae_bakeoff"] == "0.6016"
     assert "## Fashion-MNIST" not in report and NOT_RUN not in report.split("## Runs")[0]
     assert (out / "figures" / "mnist" / "vae_features_samples.png").stat().st_size > 0
+    assert all((out / "figures" / f"mnist_{p}_latent_maps.png").stat().st_size > 0 for p in ("features", "anomaly"))
     assert not (out / "figures" / "mnist" / "vanilla_features_samples.png").exists()  # no prior
 
     rebuilt = bakeoff / "rebuilt"

@@ -8,13 +8,15 @@ bakeoff.limit) and writes into bakeoff.out (docs/results/bakeoff/):
                times; each cell's trials are in trials.csv
   trials.csv   one line per trial: study, trial number, settings and every score used
   figures/     seed 0's pictures per model (samples, interpolation, latent map, ROC), copied
-               from the run directories where they are on this machine
+               from the run directories where they are on this machine, and every model's
+               latent map side by side per data set and protocol
   studies.log  a copy of the studies read: with bakeoff.storage=<out>/studies.log the report
                rebuilds from it alone (without the figures' run directories)
 """
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 
@@ -129,6 +131,46 @@ def copy_pictures(df: pd.DataFrame, out: Path) -> dict:
     return found
 
 
+def latent_maps(df: pd.DataFrame, dataset: str, protocol: str, models: list[str], out: Path) -> str | None:
+    """Seed 0's latent maps of every model side by side (src/tasks/latent_map.py's points),
+    figures/<dataset>_<protocol>_latent_maps.png; None when no run directory has them."""
+    import matplotlib.pyplot as plt
+
+    import src.tasks.pictures  # noqa: F401  (matplotlib's Agg backend)
+    from src.data.raw_files import DATASETS
+
+    runs = df[(df["dataset"] == dataset) & (df["protocol"] == protocol) & (df["seed"] == 0)]
+    found = {}
+    for model in models:
+        run = runs[runs["model"] == model]
+        path = Path(str(run["run_dir"].iloc[0])) / "latent_map.npz" if len(run) and "run_dir" in run else None
+        if path is not None and path.is_file():
+            found[model] = np.load(path)
+    if not found:
+        return None
+    columns = 3
+    rows = -(-len(found) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4 * columns, 4 * rows), squeeze=False)
+    classes = DATASETS[dataset].classes
+    for ax, (model, points) in zip(axes.flat, found.items()):
+        for k in range(len(classes)):
+            chosen = points["labels"] == k
+            ax.scatter(points["points"][chosen, 0], points["points"][chosen, 1], s=1, color=plt.cm.tab10(k),
+                       label=classes[k])
+        ax.set_title(model)
+        ax.set_xticks([]), ax.set_yticks([])
+    for ax in list(axes.flat)[len(found):]:
+        ax.axis("off")
+    axes.flat[0].legend(markerscale=6, fontsize=7, loc="best")
+    fig.suptitle(f"{TITLES[dataset]} test codes, {'latent 20 (UMAP)' if protocol == 'features' else 'latent 2'}")
+    fig.tight_layout()
+    target = out / "figures" / f"{dataset}_{protocol}_latent_maps.png"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(target, dpi=70)
+    plt.close(fig)
+    return str(target.relative_to(out))
+
+
 def provenance(df: pd.DataFrame) -> list[str]:
     lines = []
     for dataset, runs in df.groupby("dataset"):
@@ -194,8 +236,10 @@ def build_report(r: DictConfig) -> Path:
                   anomaly.to_markdown(index=False), ""]
         shown = [(m, p, pictures[(dataset, p, m)]) for p in ("features", "anomaly") for m in [*models, "seed003_ae"]
                  if (dataset, p, m) in pictures]
-        if shown:
+        maps = [(p, latent_maps(df, dataset, p, models, out)) for p in ("features", "anomaly")]
+        if shown or any(f for _, f in maps):
             lines += ["### Pictures (seed 0)", ""]
+            lines += [f"![{TITLES[dataset]} latent maps, {p}]({f})" for p, f in maps if f] + [""]
             lines += [f"- {m} ({p}): " + ", ".join(f"[{name}]({f})" for name, f in files) for m, p, files in shown]
             lines.append("")
     lines += ["## Runs", "", *provenance(df), "",

@@ -34,8 +34,9 @@ class Task:
 
 
 def splits(datamodule, names=("train", "val", "test")) -> dict:
-    """The batches of each split a score is reported for (of `names`): the images trained on,
-    the held-out validation images (the objective of sweeps) and the test set."""
+    """The batches of each split a score is reported for (of `names`): the whole training file
+    (the paper's "train" column: the images trained on and the held-out ones), the held-out
+    validation images (the objective of sweeps) and the test set."""
     every = {"train": lambda: datamodule.batches("train"),
              "val": lambda: datamodule.batches("train", datamodule.val_indices),
              "test": lambda: datamodule.batches("test")}

@@ -19,7 +19,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from src.runtime.allocator import keep_freed_memory
-from src.runtime.config_check import check_config, check_device, objective_paths
+from src.runtime.config_check import check_config, check_device, check_group_overrides, objective_paths
 from src.runtime.console import quiet_libraries
 from src.runtime.cuda_probe import skip_missing_nvml
 from src.runtime.errors import NonFiniteLossError, UserError, exit_with
@@ -148,6 +148,7 @@ def main(cfg: DictConfig) -> float | list[float] | None:
 def cli() -> None:
     """`python -m src.train ...`: main(), after `resume=<run dir>` is turned into that run's arguments."""
     try:
+        check_group_overrides(sys.argv[1:])
         sys.argv[1:] = resume_command_line(sys.argv[1:])
     except UserError as exc:
         exit_with(exc)

@@ -3,6 +3,7 @@
 Each problem becomes one ConfigError paragraph naming the key, the value given and
 what is allowed.
 """
+import difflib
 import re
 
 from omegaconf import DictConfig, OmegaConf
@@ -128,3 +129,36 @@ def check_sweep_job(cfg: DictConfig) -> None:
           ONE_PROCESS_PER_TRIAL)
     check(cfg, "trainer.devices", lambda v: len(v) == 1 if OmegaConf.is_list(v) else v in (None, 1, "1"),
           ONE_PROCESS_PER_TRIAL)
+
+
+GROUP_OVERRIDE = re.compile(r"^\+{0,2}(\w+)=(.+)$")
+
+
+def group_options(group: str) -> list[str]:
+    """The options of a config group: conf/<group>/**.yaml (sweeps/*.yaml for `sweep`)."""
+    from src.runtime.paths import CONF_DIR, SWEEPS_DIR
+
+    folder = SWEEPS_DIR if group == "sweep" else CONF_DIR / group
+    return sorted(str(p.relative_to(folder).with_suffix("")) for p in folder.rglob("*.yaml")
+                  if not p.name.startswith("_") and "base" not in p.relative_to(folder).parts[:-1])
+
+
+def check_group_overrides(args: list[str]) -> None:
+    """`model=bakeoff/vanila` and the like: one paragraph naming the group and every option
+    (Hydra's own message lists the top folder's only), before Hydra composes. Sweeps over
+    options (`model=a,b`) are checked value by value; sweeper expressions are left to it."""
+    from src.runtime.paths import CONF_DIR
+
+    groups = {p.name for p in CONF_DIR.iterdir() if p.is_dir()} | {"sweep"}
+    for arg in args:
+        match = GROUP_OVERRIDE.match(arg)
+        if not match or match[1] not in groups or any(c in match[2] for c in "()${}[]'\""):
+            continue
+        options = group_options(match[1])
+        for value in match[2].split(","):
+            if value not in options and value != "null":
+                close = difflib.get_close_matches(value, options, n=1)
+                raise ConfigError(
+                    f"Config group '{match[1]}' has no option {value!r}"
+                    + (f" (did you mean {close[0]!r}?)" if close else "")
+                    + f"; allowed: {', '.join(options)} ({'sweeps' if match[1] == 'sweep' else 'conf/' + match[1]}/).")

@@ -37,6 +37,10 @@ SWEEP = ["-m", "hydra/sweeper=optuna", "hydra.sweep.dir={out}", "hydra.sweeper.s
 TWO_POINTS = SWEEP + ["latent=2,5"]  # a valid search space, for the cases about sweeper settings
 # (arguments, words the error must contain); {out} is where output would go, {tmp} a scratch folder
 CASES = {
+    # config group options: every option named, subfolders' too, and the closest one
+    "model=bakeoff/vanila": (["model=bakeoff/vanila"], ["'model'", "'bakeoff/vanila'", "did you mean 'bakeoff/vanilla'",
+                                                         "seed003_ae"]),
+    "sweep=unknown": (["-m", "sweep=bakeof_mnist,table1_mnist"], ["'sweep'", "'bakeof_mnist'", "sweeps/"]),
     # every numeric key: out of range, and of the wrong type
     "latent=0": (["latent=0"], ["'latent'", "positive integer"]),
     "latent=2.5": (["latent=2.5"], ["'latent'"]),
@@ -66,8 +70,8 @@ CASES = {
     "model.classifier_input=z": (["model.classifier_input=z"], ["'model.classifier_input'", "mean"]),
     "model.bottleneck.hidden=0 (seed 001's model)": (["model=seed001_vae", "model.bottleneck.hidden=0"],
                                                      ["'model.bottleneck.hidden'", "null"]),
-    "levers=nosuch": (["levers=nosuch"], ["levers/nosuch", "kmeans"]),
-    "scheduler=step": (["scheduler=step"], ["scheduler/step", "cosine"]),
+    "levers=nosuch": (["levers=nosuch"], ["'levers'", "'nosuch'", "kmeans"]),
+    "scheduler=step": (["scheduler=step"], ["'scheduler'", "'step'", "cosine"]),
     "keep_freed_memory=maybe": (["keep_freed_memory=maybe"], ["'keep_freed_memory'", "true or false"]),
     "-m latent=5,0 (a bad job of a basic sweep)": (["-m", "latent=5,0", "hydra.sweep.dir={out}"],
                                                    ["job `latent=0`", "'latent'"]),
@@ -90,11 +94,11 @@ CASES = {
     "hydra.sweeper.trials_per_gpu=0": (TWO_POINTS + ["hydra.sweeper.trials_per_gpu=0"],
                                        ["hydra.sweeper.trials_per_gpu"]),
     # unknown options
-    "model=resnet": (["model=resnet"], ["model/resnet", "conv_vae", "flat_vae"]),
-    "dataset=svhn": (["dataset=svhn"], ["dataset/svhn", "fashion_mnist"]),
-    "trainer=tpu": (["trainer=tpu"], ["trainer/tpu", "cpu"]),
-    "logger=wandb": (["logger=wandb"], ["logger/wandb", "csv"]),
-    "sweep=nosuch": (["-m", "sweep=nosuch"], ["sweep/nosuch", "table1_mnist"]),
+    "model=resnet": (["model=resnet"], ["'model'", "'resnet'", "conv_vae", "flat_vae", "bakeoff/vae"]),
+    "dataset=svhn": (["dataset=svhn"], ["'dataset'", "'svhn'", "fashion_mnist"]),
+    "trainer=tpu": (["trainer=tpu"], ["'trainer'", "'tpu'", "cpu"]),
+    "logger=wandb": (["logger=wandb"], ["'logger'", "'wandb'", "csv"]),
+    "sweep=nosuch": (["-m", "sweep=nosuch"], ["'sweep'", "'nosuch'", "table1_mnist"]),
     "dataset.name=cifar": (["dataset.name=cifar"], ["'dataset.name'", "mnist"]),
     "model.bottleneck.prior=gmm": (["model.bottleneck.prior=gmm"], ["'model.bottleneck.prior'", "learned"]),
     "model.kl_estimator=exact": (["model.kl_estimator=exact"], ["'model.kl_estimator'"]),

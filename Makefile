@@ -1,12 +1,12 @@
-# Entry points: `make train`, `make reproduce`, `make report`, `make test`, `make benchmark`,
-# `make benchmark-sweep`.
+# Entry points: `make train`, `make reproduce`, `make report`, `make bakeoff`, `make test`,
+# `make benchmark`, `make benchmark-sweep`.
 # Each creates .venv on first use.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: train reproduce report test benchmark benchmark-sweep clean
+.PHONY: train reproduce report bakeoff test benchmark benchmark-sweep clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,9 @@ reproduce: $(STAMP)  # Table 1: every run, then the report (docs/results/); ARGS
 
 report: $(STAMP)  # the report alone, from the stored studies
 	$(BIN)/python -m src.report $(ARGS)
+
+bakeoff: $(STAMP)  # the autoencoder bake-off and seed 003, then their report (docs/results/bakeoff/); ARGS="bakeoff.seeds=1 ..."
+	$(BIN)/python -m src.bakeoff $(ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

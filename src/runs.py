@@ -11,6 +11,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from src.models.legacy import upgrade
+from src.runtime.choices import NUM_CLASSES
 from src.runtime.errors import UserError
 from src.runtime.resume import CHECKPOINT
 
@@ -24,15 +25,23 @@ def load_run(run_dir: Path, device: torch.device | None = None, data_dir: str | 
             raise UserError(f"run={run_dir}: {needed} is missing, so this is not a finished run of "
                             "`python -m src.train` (a run directory holds config.yaml and "
                             f"{CHECKPOINT}).")
-    cfg: DictConfig = OmegaConf.load(run_dir / "config.yaml")
+    cfg, model = load_model(run_dir)
     device = device or torch.device("cpu")
     if data_dir is not None:
         cfg.dataset.root = data_dir
     datamodule = instantiate(cfg.dataset)
     datamodule.prepare_data()
     datamodule.setup(device=device)
-    model = instantiate(upgrade(cfg.model), num_classes=datamodule.num_classes)
-    state = torch.load(run_dir / CHECKPOINT, map_location=device, weights_only=True)
+    return cfg, datamodule, model.to(device).eval()
+
+
+def load_model(run_dir: Path) -> tuple[DictConfig, torch.nn.Module]:
+    """(config, model with the run's final weights, on the CPU), without its data: what a
+    model built on another run's (DEC on a pretrained autoencoder) needs."""
+    run_dir = Path(run_dir)
+    cfg: DictConfig = OmegaConf.load(run_dir / "config.yaml")
+    model = instantiate(upgrade(cfg.model), num_classes=NUM_CLASSES)
+    state = torch.load(run_dir / CHECKPOINT, map_location="cpu", weights_only=True)
     model.load_state_dict(state["state_dict"])
     model.history = state.get("history", [])
-    return cfg, datamodule, model.to(device).eval()
+    return cfg, model

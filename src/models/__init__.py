@@ -2,13 +2,13 @@
 parts (parts/), their loss terms (losses.py) and the torch-free checks of their config
 keys (rules.py).
 
-`src.models.ClusteringVAE` and `src.models.Autoencoder` are the `_target_`s of conf/model/; the names are imported on
+`src.models.ClusteringVAE`, `src.models.Autoencoder` and `src.models.DEC` are the `_target_`s of conf/model/; the names are imported on
 first use, so that `src.models.rules` can be read without importing torch.
 """
 import importlib
 
 _EXPORTS = {"Autoencoder": "src.models.autoencoder", "BaseModel": "src.models.base",
-            "ClusteringVAE": "src.models.clustering_vae"}
+            "ClusteringVAE": "src.models.clustering_vae", "DEC": "src.models.dec"}
 __all__ = list(_EXPORTS)
 
 

@@ -104,3 +104,26 @@ def vq_terms(encoded: torch.Tensor, quantized: torch.Tensor, commitment: float) 
     codebook = (quantized - encoded.detach()).pow(2).sum(1)
     commit = (encoded - quantized.detach()).pow(2).sum(1)
     return (codebook + commitment * commit).mean()
+
+
+# --- DEC (src/models/dec.py; Xie, Girshick and Farhadi 2016) --------------------------------
+def student_t_assignment(z: torch.Tensor, centres: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:
+    """DEC's soft assignment (Eq. 1): q_ij = (1 + ||z_i - mu_j||^2 / alpha)^(-(alpha + 1) / 2),
+    normalised over the clusters j; rows sum to 1."""
+    distance = torch.cdist(z, centres).pow(2)
+    q = (1 + distance / alpha).pow(-(alpha + 1) / 2)
+    return q / q.sum(1, keepdim=True)
+
+
+def target_distribution(q: torch.Tensor, frequencies: torch.Tensor) -> torch.Tensor:
+    """DEC's auxiliary target (Eq. 3): p_ij = (q_ij^2 / f_j) / sum_j' (q_ij'^2 / f_j'), with
+    f_j = sum_i q_ij the soft cluster frequencies over the whole training set: sharper than q,
+    and large clusters weighed down."""
+    weight = q.pow(2) / frequencies
+    return weight / weight.sum(1, keepdim=True)
+
+
+def dec_kl(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """DEC's clustering loss (Eq. 2): KL(P || Q) = sum_i sum_j p_ij log(p_ij / q_ij), here the
+    mean over the batch's images; 0 when P equals Q."""
+    return (p * (torch.log(p.clamp_min(1e-12)) - torch.log(q.clamp_min(1e-12)))).sum(1).mean()

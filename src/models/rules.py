@@ -32,6 +32,21 @@ def one_of(values: tuple):
     return lambda v: v in values, f"one of {list(values)}"
 
 
+def is_autoencoder_run(value) -> bool:
+    """A finished run directory of an autoencoder (DEC's `pretrained`): its config.yaml names
+    src.models.Autoencoder and its final checkpoint is there."""
+    from pathlib import Path
+
+    from omegaconf import OmegaConf
+
+    from src.runtime.resume import CHECKPOINT
+
+    if not isinstance(value, str) or value == "???" or not (Path(value) / "config.yaml").is_file():
+        return False
+    return (Path(value) / CHECKPOINT).is_file() and \
+        OmegaConf.load(Path(value) / "config.yaml").model.get("_target_") == "src.models.Autoencoder"
+
+
 CODE_ACTIVATIONS = (None, "relu", "sigmoid")  # Code's activation
 CODE_SIZE = positive_int("code size")
 UNITS = (lambda v: v is not None and len(v) <= 8 and all(is_int(u) and 0 < u <= 10_000 for u in v),
@@ -56,6 +71,17 @@ RULES = {
     "src.models.Autoencoder": {
         "input_noise": (lambda v: is_number(v) and v >= 0, "a number >= 0 (std of the training inputs' noise; 0: none)"),
         "stack_epochs": (lambda v: is_int(v) and v >= 0, "an integer >= 0 (epochs per stacked layer pair; 0: not stacked)")},
+    "src.models.DEC": {
+        "pretrained": (is_autoencoder_run, "a finished run directory of an autoencoder (config.yaml naming "
+                       "src.models.Autoencoder, e.g. of model=seed003_ae, and checkpoints/last.ckpt): the "
+                       "pretraining DEC starts from"),
+        "alpha": (lambda v: is_number(v) and v > 0, "a number > 0 (the Student-t's degrees of freedom)"),
+        "update_interval": positive_int("training steps between target updates"),
+        "tolerance": (lambda v: is_number(v) and 0 <= v < 1, "a number from 0 to 1 (share of changed assignments)"),
+        "reconstruction": (lambda v: isinstance(v, bool), "true (IDEC) or false (DEC)"),
+        "gamma": (lambda v: is_number(v) and v > 0, "a number > 0 (IDEC's clustering weight)")},
+    "torch.optim.SGD": {"lr": (lambda v: is_number(v) and v > 0, "a number > 0 (SGD's learning rate)"),
+                        "momentum": (lambda v: is_number(v) and 0 <= v < 1, "a number from 0 to 1")},
     "src.models.parts.Code": {"latent": CODE_SIZE,
                               "activation": one_of(CODE_ACTIVATIONS)},
     "src.models.parts.SparseCode": {"latent": CODE_SIZE,

@@ -41,6 +41,9 @@ CASES = {
     "model=bakeoff/vanila": (["model=bakeoff/vanila"], ["'model'", "'bakeoff/vanila'", "did you mean 'bakeoff/vanilla'",
                                                          "seed003_ae"]),
     "sweep=unknown": (["-m", "sweep=bakeof_mnist,table1_mnist"], ["'sweep'", "'bakeof_mnist'", "sweeps/"]),
+    "model.pretrained=<not a run>": (["model=dec", "model.pretrained={tmp}"], ["'model.pretrained'",
+                                                                               "finished run directory"]),
+    "model.pretrained missing": (["model=dec"], ["'model.pretrained'", "seed003_ae"]),
     # every numeric key: out of range, and of the wrong type
     "latent=0": (["latent=0"], ["'latent'", "positive integer"]),
     "latent=2.5": (["latent=2.5"], ["'latent'"]),

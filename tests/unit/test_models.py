@@ -6,6 +6,7 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
+from omegaconf import OmegaConf
 
 from src.data import ImageDataModule
 from src.models import ClusteringVAE
@@ -113,10 +114,24 @@ MODEL_CONFIGS = sorted(str(p.relative_to(ROOT / "conf" / "model").with_suffix(""
                        for p in (ROOT / "conf" / "model").rglob("*.yaml") if p.parent.name != "base")
 
 
-@pytest.mark.parametrize("name", MODEL_CONFIGS)
-def test_every_model_config_builds_and_trains_one_step(name):
+@pytest.fixture(scope="module")
+def autoencoder_run(tmp_path_factory) -> Path:
+    """A run directory holding an untrained seed 003 autoencoder: what model=dec starts from."""
+    run = tmp_path_factory.mktemp("autoencoder_run")
     with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose("train", overrides=[f"model={name}", "latent=4", "hidden=16", "layers=2", "model.compile=false"])
+        cfg = compose("train", overrides=["model=seed003_ae", "latent=4"])
+    OmegaConf.save({"model": OmegaConf.to_container(cfg.model, resolve=True)}, run / "config.yaml")
+    (run / "checkpoints").mkdir()
+    torch.save({"state_dict": instantiate(cfg.model, num_classes=10).state_dict()}, run / "checkpoints" / "last.ckpt")
+    return run
+
+
+@pytest.mark.parametrize("name", MODEL_CONFIGS)
+def test_every_model_config_builds_and_trains_one_step(name, request):
+    extra = [f"model.pretrained={request.getfixturevalue('autoencoder_run')}"] if name == "dec" else []
+    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("train", overrides=[f"model={name}", "latent=4", "hidden=16", "layers=2", "model.compile=false",
+                                          *extra])
     torch.manual_seed(0)
     model = instantiate(cfg.model, num_classes=10)
     optimizer = model.configure_optimizers()

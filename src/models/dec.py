@@ -39,6 +39,7 @@ class DEC(BaseModel):
         self.encoder, self.bottleneck = autoencoder.encoder, autoencoder.bottleneck
         self.decoder = autoencoder.decoder if reconstruction else None  # DEC drops it, IDEC trains it
         self.identity.setdefault("latent", self.bottleneck.latent)
+        self.identity.update(reconstruction=reconstruction, pretrained=str(pretrained))  # DEC or IDEC, on which run
         self.centres = nn.Parameter(torch.zeros(num_classes, self.bottleneck.latent))
         self.register_buffer("initialised", torch.tensor(False))
         self.register_buffer("frequencies", torch.ones(num_classes))

@@ -47,6 +47,19 @@ def is_autoencoder_run(value) -> bool:
         OmegaConf.load(Path(value) / "config.yaml").model.get("_target_") == "src.models.Autoencoder"
 
 
+def is_autoencoder_run_of_this_data(value, cfg) -> bool:
+    """An autoencoder run (is_autoencoder_run) trained on this run's data set and image size:
+    its encoder reads images of that size, and its code means nothing on other images."""
+    from pathlib import Path
+
+    from omegaconf import OmegaConf
+
+    if not is_autoencoder_run(value):
+        return False
+    theirs = OmegaConf.load(Path(value) / "config.yaml").dataset
+    return (theirs.name, theirs.image_size) == (cfg.dataset.name, cfg.dataset.image_size)
+
+
 CODE_ACTIVATIONS = (None, "relu", "sigmoid")  # Code's activation
 CODE_SIZE = positive_int("code size")
 UNITS = (lambda v: v is not None and len(v) <= 8 and all(is_int(u) and 0 < u <= 10_000 for u in v),
@@ -72,9 +85,6 @@ RULES = {
         "input_noise": (lambda v: is_number(v) and v >= 0, "a number >= 0 (std of the training inputs' noise; 0: none)"),
         "stack_epochs": (lambda v: is_int(v) and v >= 0, "an integer >= 0 (epochs per stacked layer pair; 0: not stacked)")},
     "src.models.DEC": {
-        "pretrained": (is_autoencoder_run, "a finished run directory of an autoencoder (config.yaml naming "
-                       "src.models.Autoencoder, e.g. of model=seed003_ae, and checkpoints/last.ckpt): the "
-                       "pretraining DEC starts from"),
         "alpha": (lambda v: is_number(v) and v > 0, "a number > 0 (the Student-t's degrees of freedom)"),
         "update_interval": positive_int("training steps between target updates"),
         "tolerance": (lambda v: is_number(v) and 0 <= v < 1, "a number from 0 to 1 (share of changed assignments)"),
@@ -102,4 +112,9 @@ RULES = {
 RELATIVE_RULES = {
     "src.models.ClusteringVAE": {
         "pretrain_epochs": epochs_before_the_end("epochs trained as a plain VAE first; 0: none")},
+    "src.models.DEC": {
+        "pretrained": (is_autoencoder_run_of_this_data,
+                       "a finished run directory of an autoencoder (config.yaml naming src.models.Autoencoder, "
+                       "e.g. of model=seed003_ae, and checkpoints/last.ckpt) trained on this run's `dataset` "
+                       "and `dataset.image_size`: the pretraining DEC starts from")},
 }

@@ -71,3 +71,12 @@ def test_dec_and_idec_train_from_the_pretrained_run_through_the_entry_point(pret
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert 0.3 < metrics["clustering"]["test"]["acc"] <= 1.0
     assert ("bce" in metrics["loss"]["test"]) == idec
+
+
+@pytest.mark.parametrize("other", ["dataset.image_size=32", "dataset=fashion_mnist"])
+def test_a_pretrained_run_of_other_images_is_refused_before_training(pretrained, tmp_path, other):
+    result = run_module("src.train", "model=dec", f"model.pretrained={pretrained}", other, "epochs=1",
+                        "dataset.limit=2000", f"hydra.run.dir={tmp_path / 'run'}", env=data_env())
+    assert result.returncode == 2
+    assert "'model.pretrained'" in result.stderr and "dataset.image_size" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "run").exists()

@@ -2,7 +2,8 @@
 `parallel_studies` at once, each study resumed where it stopped.
 
 A sweep is a dict: `study` (its name), `sweep` (the sweeps/ file), `fixed` (key=value set
-for every trial), `params` (what is swept: key -> values), optionally `n_trials`. The
+for every trial), `params` (what is swept: key -> values), optionally `n_trials`, `epochs` (else the settings'),
+`overrides` (more command-line arguments). The
 settings `r` are an experiment's (conf/reproduce.yaml for Table 1): storage, dir, epochs,
 limit, parallel_studies, cpu_jobs, trials_per_gpu. Every GPU found runs trials
 (trials_per_gpu each); without one, the CPU does (`cpu_jobs` trials at once per study).
@@ -54,7 +55,7 @@ def sweep_command(r: DictConfig, sweep: dict, cpu_jobs: int = 1) -> list[str]:
     """`python -m src.train -m sweep=<the sweeps/ file>`, its s (and n, m) fixed, `params` swept;
     `cpu_jobs` trials at once where there is no GPU."""
     args = [sys.executable, "-m", "src.train", "-m", f"sweep={sweep['sweep']}",
-            f"epochs={r.epochs}", f"hydra.sweeper.study_name={sweep['study']}",
+            f"epochs={sweep.get('epochs', r.epochs)}", f"hydra.sweeper.study_name={sweep['study']}",
             f"hydra.sweeper.storage=${{oc.env:{STORAGE_ENV}}}", f"hydra.sweep.dir={Path(r.dir) / sweep['study']}"]
     args += sweep.get("overrides", [])
     for key, value in sweep["fixed"].items():

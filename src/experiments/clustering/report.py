@@ -1,0 +1,193 @@
+"""The clustering table, from the stored studies alone: `python -m src.clustering clustering.run=false`.
+
+One protocol for every method: trained on the 55,000 training images that the project's data
+module keeps for training (5,000 held out for validation), scored on the 10,000 test images;
+Hungarian and majority-vote accuracy, NMI and ARI, mean +- std over seeds. Rows: k-means on the
+pixels and on seed 003's autoencoder's code, DEC and IDEC (this experiment's studies, in
+clustering.storage), and the rows of other experiments read from their studies copies
+(clustering.others). Writes into clustering.out (docs/results/clustering/):
+  README.md    the table per data set, the published number of each method beside it
+  trials.csv   one line per trial behind a cell: method, source, study, trial, scores
+  figures/     accuracy per method with each seed's point, per data set
+  studies.log  a copy of this experiment's studies: with clustering.storage=<out>/studies.log
+               the table rebuilds from the repository alone
+"""
+from pathlib import Path
+
+import pandas as pd
+from omegaconf import DictConfig
+
+from hydra_plugins.optuna5_sweeper.storage import masked
+from src.experiments.clustering.published import published
+from src.experiments.common.studies_copy import STUDIES_COPY, copy_studies, keep_the_copy
+from src.runtime.errors import UserError
+from src.trials.records import open_studies, records_of
+
+DATASETS = ("mnist", "fashion_mnist")
+TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
+NOT_RUN = "not run"
+SCORES = ("acc", "acc_majority", "nmi", "ari")
+
+
+def study_name(r: DictConfig, dataset: str, system: str) -> str:
+    """system: seed003 (the pretraining, named as the bake-off names it) or dec (DEC and IDEC)."""
+    name = f"seed003_{dataset}_e{r.epochs}" if system == "seed003" else f"dec_{dataset}_e{r.dec_epochs}_pre{r.epochs}"
+    return name + (f"_limit{r.limit}" if r.limit is not None else "")
+
+
+def scored(records: list[dict], method: str, source: str, prefix: str = "", published_key: str | None = None,
+           seeds: dict | None = None) -> list[dict]:
+    """A row's trials in one shape: the test and validation scores under `prefix` (the task's
+    name in the trial's attributes), the seed (`seeds`: DEC's, its pretrained run's)."""
+    rows = []
+    for x in records:
+        if f"{prefix}test_acc" not in x:
+            continue
+        rows.append({"method": method, "published": published_key, "dataset": x["dataset"], "source": source,
+                     "study": x["study"], "trial": x["trial"],
+                     "seed": seeds.get(x.get("pretrained"), x["seed"]) if seeds else x["seed"],
+                     **{s: x[f"{prefix}test_{s}"] for s in SCORES}, "val_acc": x.get(f"{prefix}val_acc"),
+                     "wall_seconds": x["wall_seconds"], "commit": x["commit"], "device": x["device"]})
+    return rows
+
+
+def own_trials(r: DictConfig, records: list[dict]) -> list[dict]:
+    """k-means on pixels and on the code (the pretraining study), DEC and IDEC."""
+    rows = []
+    for dataset in r.datasets:
+        pre = [x for x in records if x["study"] == study_name(r, dataset, "seed003")]
+        dec = [x for x in records if x["study"] == study_name(r, dataset, "dec")]
+        seeds = {x["run_dir"]: x["seed"] for x in pre}
+        rows += scored(pre, "k-means on pixels", "clustering", "kmeans_pixels_", "kmeans_pixels")
+        rows += scored(pre, "autoencoder + k-means (seed 003)", "clustering", "kmeans_", "seed003_ae")
+        rows += scored([x for x in dec if not x.get("reconstruction")], "DEC", "clustering", "", "dec", seeds)
+        rows += scored([x for x in dec if x.get("reconstruction")], "IDEC", "clustering", "", "idec", seeds)
+    return rows
+
+
+def other_trials(r: DictConfig) -> list[dict]:
+    """The rows of other experiments, from their studies copies (a missing copy: not run)."""
+    rows = []
+    for other in r.others:
+        for dataset in r.datasets:
+            path = Path(other.storage.format(dataset=dataset))
+            if not path.is_file():
+                continue
+            storage, names = open_studies(str(path))
+            wanted = [s.format(dataset=dataset) for s in other.studies]
+            found = [x for x in records_of(storage, [n for n in names if n in wanted])
+                     if all(x.get(k) == v for k, v in other.match.items())]
+            rows += scored(found, other.method, str(path), "", other.published)
+    return rows
+
+
+def cell(values: pd.Series, scale: float, digits: int) -> str:
+    values = values.dropna() * scale
+    if values.empty:
+        return NOT_RUN
+    if len(values) == 1:
+        return f"{values.iloc[0]:.{digits}f}"
+    return f"{values.mean():.{digits}f} ± {values.std():.{digits}f}"
+
+
+def methods(r: DictConfig) -> list[tuple[str, str | None]]:
+    return [("k-means on pixels", "kmeans_pixels"), ("autoencoder + k-means (seed 003)", "seed003_ae"),
+            ("DEC", "dec"), ("IDEC", "idec"), *((o.method, o.published) for o in r.others)]
+
+
+def table(df: pd.DataFrame, r: DictConfig, dataset: str) -> pd.DataFrame:
+    rows = []
+    for method, key in methods(r):
+        mine = df[(df["dataset"] == dataset) & (df["method"] == method)] if len(df) else df
+        rows.append({"method": method, "seeds": len(mine) or NOT_RUN,
+                     "ACC test (Hungarian, %)": cell(mine.get("acc", pd.Series()), 100, 2),
+                     "ACC test (majority, %)": cell(mine.get("acc_majority", pd.Series()), 100, 2),
+                     "NMI test": cell(mine.get("nmi", pd.Series()), 1, 3),
+                     "ARI test": cell(mine.get("ari", pd.Series()), 1, 3),
+                     "ACC val (Hungarian, %)": cell(mine.get("val_acc", pd.Series(dtype=float)), 100, 2),
+                     "minutes per run": cell(mine.get("wall_seconds", pd.Series()), 1 / 60, 1),
+                     "published (its protocol)": published(key, dataset)})
+    return pd.DataFrame(rows)
+
+
+def figure(df: pd.DataFrame, r: DictConfig, dataset: str, out: Path) -> str | None:
+    """Hungarian test accuracy per method: each seed a point, the mean a bar, per data set."""
+    import matplotlib.pyplot as plt
+
+    import src.tasks.pictures  # noqa: F401  (matplotlib's Agg backend)
+
+    runs = df[df["dataset"] == dataset] if len(df) else df
+    shown = [m for m, _ in methods(r) if len(runs) and (runs["method"] == m).any()]
+    if not shown:
+        return None
+    fig, ax = plt.subplots(figsize=(8, 0.5 * len(shown) + 1.2))
+    for i, method in enumerate(shown):
+        acc = runs[runs["method"] == method]["acc"] * 100
+        ax.barh(i, acc.mean(), xerr=acc.std() if len(acc) > 1 else None, color="lightsteelblue", capsize=3)
+        ax.scatter(acc, [i] * len(acc), color="black", s=12, zorder=3)
+    ax.set_yticks(range(len(shown)), shown, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("test accuracy, Hungarian (%): bar = mean ± std over seeds, dots = seeds")
+    ax.set_title(f"{TITLES[dataset]}: clustering on the test images")
+    fig.tight_layout()
+    target = out / "figures" / f"accuracy_{dataset}.png"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(target, dpi=80)
+    plt.close(fig)
+    return str(target.relative_to(out))
+
+
+def build_report(r: DictConfig) -> Path:
+    out = Path(r.out)
+    storage, names = open_studies(r.storage)
+    if storage is None:
+        raise UserError(f"Config key 'clustering.storage': {r.storage} does not exist, so there is nothing to "
+                        "report (and the table in clustering.out is left as it is). Run python -m src.clustering "
+                        "first, or point clustering.storage at its studies.")
+    keep_the_copy(r, names)
+    df = pd.DataFrame(own_trials(r, records_of(storage, names)) + other_trials(r))
+    if df.empty or not (df["source"] == "clustering").any():
+        raise UserError(f"No finished trial of this experiment in {masked(str(r.storage))} has clustering.epochs="
+                        f"{r.epochs}, clustering.dec_epochs={r.dec_epochs} and clustering.limit={r.limit}; the "
+                        "table in clustering.out is left as it is.")
+    out.mkdir(parents=True, exist_ok=True)
+    df = df.sort_values(["dataset", "method", "seed", "study", "trial"]).drop_duplicates(["dataset", "method", "seed"])
+    df.to_csv(out / "trials.csv", index=False, float_format="%.6g")
+    copy_studies(r, storage, sorted(set(df.loc[df["source"] == "clustering", "study"])))
+
+    dec = df[df["method"].isin(["DEC", "IDEC"])]
+    limited = "" if r.limit is None else (f" (this experiment's own rows on the first {r.limit} images of each "
+                                          "split only: a quick check)")
+    lines = ["# Clustering: every method of the seeds on one protocol", "",
+             f"Every method{limited} is trained on the 55,000 training images the project's data module keeps for "
+             "training (5,000 of the 60,000 held out for validation, seeded) and scored on the 10,000 test "
+             "images: Hungarian accuracy (one cluster per class), majority-vote accuracy (each cluster named "
+             "by its most frequent class), NMI and ARI (scikit-learn); mean ± std over seeds. Labels are used "
+             "only to score; the validation column is what a choice among settings would read (no row here "
+             "was chosen by a test score). Each cell's trials are in `trials.csv`. The published numbers "
+             "beside the rows come with their own protocols: most train and score on all 70,000 images at "
+             "once, which is not this table's protocol.", "",
+             f"DEC and IDEC (src/models/dec.py) start from seed 003's autoencoder (784-500-500-2000-10, "
+             f"sweeps/seed003_<dataset>.yaml: Adam 1e-3, batch 256, {r.epochs} epoch{'s' if r.epochs > 1 else ''}, BCE), one DEC and one "
+             "IDEC run on each pretrained seed (their seed is the pretraining's); SGD lr 0.01, momentum 0.9, "
+             "batch 256, target every 140 steps, stopped when fewer than 0.1% of the training images change "
+             f"cluster, at most {r.dec_epochs} epochs. Their minutes are DEC's own, after the pretraining's "
+             "(the autoencoder + k-means row).", "",
+             "Rebuild: `python -m src.clustering clustering.run=false clustering.storage=docs/results/clustering/"
+             "studies.log`; rerun: `python -m src.clustering` (resumes).", ""]
+    for dataset in r.datasets:
+        lines += [f"## {TITLES[dataset]}", "", table(df, r, dataset).to_markdown(index=False), ""]
+        picture = figure(df, r, dataset, out)
+        if picture:
+            lines += [f"![{TITLES[dataset]}: accuracy per method]({picture})", ""]
+    lines += ["## Sources and runs", ""]
+    for source, runs in df.groupby("source"):
+        where = "this experiment's studies (`studies.log` here)" if source == "clustering" else f"`{source}`"
+        lines.append(f"- {where}: {len(runs)} trials; commits {', '.join(sorted(runs['commit'].unique()))}; "
+                     f"devices {', '.join(sorted(runs['device'].unique()))}")
+    if len(dec):
+        lines.append(f"- DEC and IDEC: {dec['wall_seconds'].sum() / 3600:.2f} h of trial time in all")
+    lines += ["", f"The studies' copy: `{STUDIES_COPY}` (an Optuna journal file; `optuna-dashboard {STUDIES_COPY}`).", ""]
+    path = out / "README.md"
+    path.write_text("\n".join(lines))
+    return path

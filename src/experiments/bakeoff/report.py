@@ -1,7 +1,9 @@
 """The bake-off report, from the stored studies alone: `python -m src.bakeoff bakeoff.run=false`.
 
 Reads every finished trial of the bake-off's studies in bakeoff.storage (for bakeoff.epochs /
-bakeoff.limit) and writes into bakeoff.out (docs/results/bakeoff/):
+bakeoff.limit), and seed 003's autoencoder + k-means from the clustering experiment's studies
+(bakeoff.seed003_storage: python -m src.clustering pretrains it for DEC), and writes into
+bakeoff.out (docs/results/bakeoff/):
   README.md    per data set and model, mean +- std over seeds beside ae_bakeoff's published
                number: reconstruction BCE, the linear probe and its two baselines, k-means on
                the code (against seed 003's NMI), anomaly AUC; the hardware, commits and
@@ -43,6 +45,16 @@ PICTURES = {"features": ("reconstructions.png", "samples.png", "interpolation.pn
 def study_name(dataset: str, epochs: int, limit: int | None, system: str = "bakeoff") -> str:
     """system: bakeoff (seed 004's models) or seed003 (its autoencoder + k-means)."""
     return f"{system}_{dataset}_e{epochs}" + (f"_limit{limit}" if limit is not None else "")
+
+
+def seed003_records(r: DictConfig) -> list[dict]:
+    """Seed 003's autoencoder + k-means, from the clustering experiment's studies
+    (bakeoff.seed003_storage; its pretraining study, which DEC starts from): none when missing."""
+    if not Path(r.seed003_storage).is_file():
+        return []
+    storage, names = open_studies(str(r.seed003_storage))
+    wanted = {study_name(d, r.epochs, r.limit, "seed003") for d in published.RECONSTRUCTION_BCE}
+    return records_of(storage, [n for n in names if n in wanted])
 
 
 def trial_table(r: DictConfig, records: list[dict]) -> pd.DataFrame:
@@ -190,7 +202,7 @@ def build_report(r: DictConfig) -> Path:
                         "report (and the report in bakeoff.out is left as it is). Run python -m src.bakeoff "
                         "first, or point bakeoff.storage at its studies.")
     keep_the_copy(r, names)
-    df = trial_table(r, records_of(storage, names))
+    df = trial_table(r, records_of(storage, names) + seed003_records(r))
     if df.empty:
         raise UserError(f"No finished bake-off trial in {masked(str(r.storage))} has bakeoff.epochs={r.epochs} "
                         f"and bakeoff.limit={r.limit}; the report in bakeoff.out is left as it is.")
@@ -200,7 +212,7 @@ def build_report(r: DictConfig) -> Path:
     df[["study", "trial", "dataset", "protocol", "model", "latent", "seed", *scores, "wall_seconds", "commit",
         "device"]].to_csv(out / "trials.csv", index=False, float_format="%.6g")
     pictures = copy_pictures(df, out)
-    copy_studies(r, storage, sorted({*df["study"]}))
+    copy_studies(r, storage, sorted({*df["study"]} & set(names)))  # seed 003's study stays in its own copy
 
     lines = ["# The autoencoder bake-off (seed 004) and autoencoder + k-means (seed 003)", "",
              "Every number below is ours unless its column names ae_bakeoff (tilman151/ae_bakeoff, one run "

@@ -1,8 +1,9 @@
 """The bake-off with one command: `python -m src.bakeoff [bakeoff.key=value ...]` (this module;
 src/bakeoff.py is its short name). For each data set one study through the project's sweeper
 (`python -m src.train -m sweep=bakeoff_<dataset>`: model x protocol x seed, every model's seed 0
-first) and seed 003's autoencoder + k-means (sweeps/seed003_<dataset>.yaml), all studies in one
-Optuna storage (conf/bakeoff.yaml), then the report (report.py).
+first), all studies in one Optuna storage (conf/bakeoff.yaml), then the report (report.py), with
+seed 003's autoencoder + k-means beside it from the clustering experiment's studies
+(`python -m src.clustering` trains that autoencoder, for DEC).
 Every GPU found runs trials; without one, the CPU does (`bakeoff.cpu_jobs` at once). Run the
 same command again and only what is missing runs.
 """
@@ -36,7 +37,7 @@ def check(r: DictConfig) -> None:
     for key in ("epochs", "seeds", "trials_per_gpu", "cpu_jobs", "parallel_studies"):
         if not isinstance(r[key], int) or isinstance(r[key], bool) or r[key] < 1:
             bad(key, r[key], "an integer >= 1")
-    for key in ("seed003", "run", "report"):
+    for key in ("run", "report"):
         if not isinstance(r[key], bool):
             bad(key, r[key], "true or false")
     if r.limit is not None and (not isinstance(r.limit, int) or r.limit < min_limit(BATCH_SIZE)):
@@ -44,17 +45,11 @@ def check(r: DictConfig) -> None:
 
 
 def sweeps(r: DictConfig) -> list[dict]:
-    """The bake-off's study per data set, and seed 003's beside it when bakeoff.seed003."""
+    """The bake-off's study per data set."""
     seeds = [f"hydra.sweeper.params.seed='range(0,{r.seeds})'"]
-    found = []
-    for dataset in r.datasets:
-        found.append({"study": study_name(dataset, r.epochs, r.limit), "sweep": f"bakeoff_{dataset}", "fixed": {},
-                      "overrides": seeds,
-                      "params": {"model": [f"bakeoff/{m}" for m in published.MODELS if m in r.models]}})
-        if r.seed003:
-            found.append({"study": study_name(dataset, r.epochs, r.limit, "seed003"), "sweep": f"seed003_{dataset}",
-                          "fixed": {}, "overrides": seeds, "params": {}})
-    return found
+    return [{"study": study_name(dataset, r.epochs, r.limit), "sweep": f"bakeoff_{dataset}", "fixed": {},
+             "overrides": seeds, "params": {"model": [f"bakeoff/{m}" for m in published.MODELS if m in r.models]}}
+            for dataset in r.datasets]
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="bakeoff")

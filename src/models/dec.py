@@ -13,7 +13,8 @@ encoder and centres and the soft cluster frequencies f_j over the whole training
 batch's P comes from that copy, which equals P computed for every image at the update. At an
 update where fewer than `tolerance` of the training images changed cluster since the last
 one, training stops (DEC's stopping rule). DEC drops the decoder; IDEC (`reconstruction: true`)
-keeps it and minimises L = L_r + gamma L_c, L_r the autoencoder's reconstruction BCE.
+keeps it and minimises L = L_r + gamma L_c, L_r the squared error per pixel as IDEC's code has it
+(losses.idec_reconstruction).
 """
 import copy
 
@@ -21,7 +22,7 @@ import torch
 from torch import nn
 
 from src.models.base import BaseModel
-from src.models.losses import bce_per_image, dec_kl, student_t_assignment, target_distribution
+from src.models.losses import dec_kl, idec_reconstruction, student_t_assignment, target_distribution
 
 
 class DEC(BaseModel):
@@ -63,8 +64,8 @@ class DEC(BaseModel):
         kl = dec_kl(p, q)
         if not self.hparams.reconstruction:
             return {"loss": kl, "kl": kl}
-        bce = bce_per_image(x, self.decoder(z)).mean()
-        return {"loss": bce + self.hparams.gamma * kl, "kl": kl, "bce": bce}
+        mse = idec_reconstruction(x, self.decoder(z))
+        return {"loss": mse + self.hparams.gamma * kl, "kl": kl, "mse": mse}
 
     # --- the k-means start and the target updates ------------------------------------------
     def fit_images(self):

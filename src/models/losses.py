@@ -84,6 +84,13 @@ def squared_error_per_image(x: torch.Tensor, x_rec: torch.Tensor) -> torch.Tenso
     return (x - x_rec).pow(2).flatten(1).sum(1)
 
 
+def idec_reconstruction(x: torch.Tensor, x_rec: torch.Tensor) -> torch.Tensor:
+    """IDEC's L_r as its code computes it (Keras' mse): the squared error averaged over pixels and
+    images. Its paper writes the sum over pixels, but gamma = 0.1 balances the clustering term
+    against this mean (the sum would outweigh KL(P || Q) some thousand times)."""
+    return squared_error_per_image(x, x_rec).mean() / x[0].numel()
+
+
 def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """KL(N(mu, sigma^2) || N(0, I)) = 0.5 * sum_d [exp(logvar) + mu^2 - 1 - logvar], the
     batch mean (the VAE's term; beta-VAE multiplies it by beta)."""

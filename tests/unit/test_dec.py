@@ -6,7 +6,7 @@ import pytest
 import torch
 from sklearn.cluster import KMeans
 
-from src.models.losses import dec_kl, student_t_assignment, target_distribution
+from src.models.losses import dec_kl, idec_reconstruction, student_t_assignment, target_distribution
 from tests.conftest import data_env
 from tests.helpers.processes import run_module
 
@@ -28,6 +28,14 @@ def test_the_target_sharpens_q_and_the_kl_is_zero_only_when_p_is_q():
     assert (p.max(1).values >= q.max(1).values - 1e-6).all()  # each row more confident
     assert float(dec_kl(q, q)) == pytest.approx(0.0, abs=1e-6)
     assert float(dec_kl(p, q)) > 0
+
+
+def test_idec_reconstruction_is_the_squared_error_per_pixel():
+    x = torch.zeros(4, 1, 28, 28)
+    assert float(idec_reconstruction(x, x + 0.5)) == pytest.approx(0.25)
+    x_rec = x.clone()
+    x_rec[0, 0, 0, 0] = 1.0  # one pixel of one image wrong by 1
+    assert float(idec_reconstruction(x, x_rec)) == pytest.approx(1 / (4 * 784))
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +78,7 @@ def test_dec_and_idec_train_from_the_pretrained_run_through_the_entry_point(pret
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert 0.3 < metrics["clustering"]["test"]["acc"] <= 1.0
-    assert ("bce" in metrics["loss"]["test"]) == idec
+    assert ("mse" in metrics["loss"]["test"]) == idec
 
 
 @pytest.mark.parametrize("other", ["dataset.image_size=32", "dataset=fashion_mnist"])

@@ -129,15 +129,17 @@ def seed003_table(df: pd.DataFrame, dataset: str) -> pd.DataFrame:
 
 def copy_pictures(df: pd.DataFrame, out: Path) -> dict:
     """Seed 0's pictures of each (data set, protocol, model), copied to out/figures/; returns
-    {(dataset, protocol, model): [(picture, relative path)]} for those found on this machine."""
+    {(dataset, protocol, model): [(picture, relative path)]} for those found on this machine, or
+    copied there by an earlier report (whose run directories are gone)."""
     found = {}
     for _, run in df[df["seed"] == 0].iterrows():
         run_dir = Path(str(run.get("run_dir", "")))
         for name in PICTURES[run["protocol"]]:
+            target = out / "figures" / run["dataset"] / f"{run['model']}_{run['protocol']}_{name}"
             if (run_dir / name).is_file():
-                target = out / "figures" / run["dataset"] / f"{run['model']}_{run['protocol']}_{name}"
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(run_dir / name, target)
+            if target.is_file():
                 found.setdefault((run["dataset"], run["protocol"], run["model"]), []).append(
                     (name.removesuffix(".png"), str(target.relative_to(out))))
     return found
@@ -145,7 +147,8 @@ def copy_pictures(df: pd.DataFrame, out: Path) -> dict:
 
 def latent_maps(df: pd.DataFrame, dataset: str, protocol: str, models: list[str], out: Path) -> str | None:
     """Seed 0's latent maps of every model side by side (src/tasks/latent_map.py's points),
-    figures/<dataset>_<protocol>_latent_maps.png; None when no run directory has them."""
+    figures/<dataset>_<protocol>_latent_maps.png; drawn again only when every model's run
+    directory is on this machine (else an earlier report's figure is kept); None without one."""
     import matplotlib.pyplot as plt
 
     import src.tasks.pictures  # noqa: F401  (matplotlib's Agg backend)
@@ -158,6 +161,9 @@ def latent_maps(df: pd.DataFrame, dataset: str, protocol: str, models: list[str]
         path = Path(str(run["run_dir"].iloc[0])) / "latent_map.npz" if len(run) and "run_dir" in run else None
         if path is not None and path.is_file():
             found[model] = np.load(path)
+    target = out / "figures" / f"{dataset}_{protocol}_latent_maps.png"
+    if len(found) < sum((runs["model"] == m).any() for m in models):  # some run directories are gone
+        return str(target.relative_to(out)) if target.is_file() else None
     if not found:
         return None
     columns = 3
@@ -176,7 +182,6 @@ def latent_maps(df: pd.DataFrame, dataset: str, protocol: str, models: list[str]
     axes.flat[0].legend(markerscale=6, fontsize=7, loc="best")
     fig.suptitle(f"{TITLES[dataset]} test codes, {'latent 20 (UMAP)' if protocol == 'features' else 'latent 2'}")
     fig.tight_layout()
-    target = out / "figures" / f"{dataset}_{protocol}_latent_maps.png"
     target.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(target, dpi=70)
     plt.close(fig)

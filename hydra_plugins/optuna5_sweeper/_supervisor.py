@@ -9,6 +9,7 @@ import time
 from typing import List
 
 import optuna
+from omegaconf import OmegaConf
 
 from ._shared import STARTED_ENV, WORKER_ENV, SweepError
 from .signals import ignore_signals, signals_as_interrupt
@@ -21,8 +22,9 @@ class Supervisor:
         sweep came from it: Hydra's multirun flag and every override of the sweep are on it.
         Started in-process by another program (a test harness, a notebook), the command line
         is that program's, and each worker would run it instead."""
-        overrides = [o for o in (*self.config.hydra.overrides.hydra, *self.config.hydra.overrides.task)
-                     if o != "hydra.mode=MULTIRUN"]  # what Hydra adds for -m itself
+        given = self.config.hydra.overrides  # as typed: an override such as storage=${oc.env:X} unresolved
+        overrides = [o for o in OmegaConf.to_container(given.hydra, resolve=False) + OmegaConf.to_container(
+                     given.task, resolve=False) if o != "hydra.mode=MULTIRUN"]  # what Hydra adds for -m itself
         argv = sys.argv[1:]
         if any(a in ("-m", "--multirun") for a in argv) and all(o in argv for o in overrides):
             return

@@ -1,5 +1,6 @@
 """`python -m src.clustering` end to end on the generated data: seed 003's autoencoder pretrained
-(1 seed, 1 epoch on 600 images), then DEC and IDEC on it through the sweeper; the table's every
+(1 seed, 1 epoch on 600 images), then DEC and IDEC on it through the sweeper (two workers: the
+drivers pass the storage as ${oc.env:...}, which the workers' relaunch check must not resolve); the table's every
 cell traces to a trial of trials.csv (the rows of the other experiments' committed studies copies
 too), it rebuilds from its studies copy alone, and a rerun runs nothing again."""
 import csv
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.slow  # two sweeps, 3 trials
 def settings(tmp: Path) -> list[str]:
     return [f"clustering.dir={tmp}", f"clustering.out={tmp / 'results'}", "clustering.datasets=[mnist]",
             "clustering.seeds=1", "clustering.epochs=1", "clustering.dec_epochs=2", "clustering.limit=600",
-            "clustering.cpu_jobs=1", f"hydra.run.dir={tmp / 'logs'}"]
+            "clustering.cpu_jobs=2", f"hydra.run.dir={tmp / 'logs'}"]
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@ seed, 1 epoch on 600 images, and seed 003's autoencoder beside them from a study
 the clustering experiment stores it); the report's every score cell traces to a trial, and it
 rebuilds from its studies copy alone."""
 import csv
+import shutil
 from pathlib import Path
 
 import pytest
@@ -77,6 +78,22 @@ def test_every_cell_traces_to_a_trial_and_the_report_rebuilds_from_its_copy(bake
     assert result.returncode == 0, result.stderr[-3000:]
     strip = lambda text: text.split("### Pictures")[0]  # noqa: E731  (the figures need the run directories)
     assert strip((rebuilt / "README.md").read_text()) == strip(report)
+
+
+def test_a_report_rebuilt_where_the_run_directories_are_gone_keeps_its_figures(bakeoff, tmp_path):
+    out = tmp_path / "results"
+    shutil.copytree(bakeoff / "results", out)
+    runs = [p for p in bakeoff.iterdir() if p.is_dir() and p.name.startswith(("bakeoff_", "seed003"))]
+    for run in runs:
+        run.rename(tmp_path / run.name)
+    try:
+        result = run_module("src.bakeoff", *settings(bakeoff), "bakeoff.run=false", f"bakeoff.out={out}",
+                            f"bakeoff.storage={out / 'studies.log'}")
+    finally:
+        for run in runs:
+            (tmp_path / run.name).rename(run)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (out / "README.md").read_text() == (bakeoff / "results" / "README.md").read_text()
 
 
 def test_a_rerun_runs_nothing_again(bakeoff):

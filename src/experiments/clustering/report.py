@@ -14,6 +14,7 @@ clustering.storage), and the rows of other experiments read from their studies c
 """
 from pathlib import Path
 
+import optuna
 import pandas as pd
 from omegaconf import DictConfig
 
@@ -120,21 +121,34 @@ def figure(df: pd.DataFrame, r: DictConfig, dataset: str, out: Path) -> str | No
     shown = [m for m, _ in methods(r) if len(runs) and (runs["method"] == m).any()]
     if not shown:
         return None
-    fig, ax = plt.subplots(figsize=(8, 0.5 * len(shown) + 1.2))
+    fig, ax = plt.subplots(figsize=(10, 0.5 * len(shown) + 1.2))
     for i, method in enumerate(shown):
         acc = runs[runs["method"] == method]["acc"] * 100
         ax.barh(i, acc.mean(), xerr=acc.std() if len(acc) > 1 else None, color="lightsteelblue", capsize=3)
         ax.scatter(acc, [i] * len(acc), color="black", s=12, zorder=3)
     ax.set_yticks(range(len(shown)), shown, fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlabel("test accuracy, Hungarian (%): bar = mean ± std over seeds, dots = seeds")
+    ax.set_xlabel("test accuracy, Hungarian (%); bar: mean ± std over seeds; dots: seeds")
     ax.set_title(f"{TITLES[dataset]}: clustering on the test images")
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.42, right=0.97, bottom=0.8 / fig.get_size_inches()[1])  # room for the long names
     target = out / "figures" / f"accuracy_{dataset}.png"
     target.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(target, dpi=80)
     plt.close(fig)
     return str(target.relative_to(out))
+
+
+def sweeps_run(storage, studies: list[str]) -> list[str]:
+    """Each sweep run of this experiment's studies: its command, hardware and wall time, as the
+    driver recorded them (src/experiments/common/sweep_pool.record_run)."""
+    lines = []
+    for name in studies:
+        for run in optuna.load_study(study_name=name, storage=storage).user_attrs.get("runs", []):
+            gpus = f", {run['gpus']} GPU(s)" if run.get("gpus") else ""
+            lines.append(f"  - {name}: `python -m src.clustering {run['reproduce']}` on {run['device']} "
+                         f"({run['cpus']} CPU threads{gpus}), started {run['started']}, "
+                         f"{run['wall_seconds'] / 60:.0f} min, exit code {run['exit_code']}")
+    return lines
 
 
 def build_report(r: DictConfig) -> Path:
@@ -173,18 +187,23 @@ def build_report(r: DictConfig) -> Path:
              "batch 256, target every 140 steps, stopped when fewer than 0.1% of the training images change "
              f"cluster, at most {r.dec_epochs} epochs. Their minutes are DEC's own, after the pretraining's "
              "(the autoencoder + k-means row).", "",
-             "Rebuild: `python -m src.clustering clustering.run=false clustering.storage=docs/results/clustering/"
-             "studies.log`; rerun: `python -m src.clustering` (resumes).", ""]
+             *(["What the numbers say: [discussion.md](discussion.md).", ""] if (out / "discussion.md").is_file() else []),
+             f"Rebuild: `python -m src.clustering clustering.run=false clustering.storage={out / STUDIES_COPY} "
+             f"clustering.epochs={r.epochs} clustering.dec_epochs={r.dec_epochs}"
+             + ("" if r.limit is None else f" clustering.limit={r.limit}")
+             + f"`; rerun: `python -m src.clustering clustering.dec_epochs={r.dec_epochs}` (resumes).", ""]
     for dataset in r.datasets:
         lines += [f"## {TITLES[dataset]}", "", table(df, r, dataset).to_markdown(index=False), ""]
         picture = figure(df, r, dataset, out)
         if picture:
             lines += [f"![{TITLES[dataset]}: accuracy per method]({picture})", ""]
     lines += ["## Sources and runs", ""]
-    for source, runs in df.groupby("source"):
+    for source, runs in sorted(df.groupby("source"), key=lambda item: item[0] != "clustering"):  # this one first
         where = "this experiment's studies (`studies.log` here)" if source == "clustering" else f"`{source}`"
-        lines.append(f"- {where}: {len(runs)} trials; commits {', '.join(sorted(runs['commit'].unique()))}; "
-                     f"devices {', '.join(sorted(runs['device'].unique()))}")
+        lines.append(f"- {where}: {len(runs)} trial{'s' if len(runs) > 1 else ''}; commits "
+                     f"{', '.join(sorted(runs['commit'].unique()))}; devices {', '.join(sorted(runs['device'].unique()))}")
+        if source == "clustering":
+            lines += sweeps_run(storage, sorted(set(runs["study"])))
     if len(dec):
         lines.append(f"- DEC and IDEC: {dec['wall_seconds'].sum() / 3600:.2f} h of trial time in all")
     lines += ["", f"The studies' copy: `{STUDIES_COPY}` (an Optuna journal file; `optuna-dashboard {STUDIES_COPY}`).", ""]

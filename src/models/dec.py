@@ -83,10 +83,11 @@ class DEC(BaseModel):
 
     @torch.no_grad()
     def start_from_kmeans(self, codes: torch.Tensor, seed: int) -> None:
-        """The centres where k-means (n_init 20, random_state `seed`) puts them on `codes`."""
-        from sklearn.cluster import KMeans
+        """The centres where k-means (the k-means task's: n_init 20, random_state `seed`) puts them
+        on `codes`."""
+        from src.tasks.kmeans import fit_kmeans
 
-        kmeans = KMeans(len(self.centres), n_init=20, random_state=seed).fit(codes.cpu().double().numpy())
+        kmeans = fit_kmeans(codes.cpu().double().numpy(), len(self.centres), seed)
         self.centres.copy_(torch.as_tensor(kmeans.cluster_centers_, dtype=self.centres.dtype))
         self.initialised.fill_(True)
 

@@ -12,6 +12,14 @@ from src.tasks.scores import clustering_metrics
 SCORES = ("acc", "acc_majority", "nmi", "ari")
 
 
+def fit_kmeans(features, k: int, seed: int):
+    """scikit-learn's KMeans with n_init 20 on `features` (float64 numpy): this task's, and
+    DEC's start (src/models/dec.py)."""
+    from sklearn.cluster import KMeans
+
+    return KMeans(k, n_init=20, random_state=seed).fit(features)
+
+
 class KMeansOnCode(Task):
     name = "kmeans"
     needs = ("encode",)
@@ -24,10 +32,8 @@ class KMeansOnCode(Task):
         return torch.cat(features).cpu().double().numpy(), torch.cat(labels).cpu().numpy()
 
     def __call__(self, model, datamodule, run_dir) -> dict:
-        from sklearn.cluster import KMeans
-
         fit, _ = self.features_of(model, datamodule.batches("train", datamodule.fit_indices))
-        kmeans = KMeans(datamodule.num_classes, n_init=20, random_state=datamodule.seed).fit(fit)
+        kmeans = fit_kmeans(fit, datamodule.num_classes, datamodule.seed)
         results = {}
         for split, batches in splits(datamodule, ("val", "test")).items():
             features, labels = self.features_of(model, batches)

@@ -36,15 +36,14 @@ def study_name(r: DictConfig, dataset: str, system: str) -> str:
     return name + (f"_limit{r.limit}" if r.limit is not None else "")
 
 
-def scored(records: list[dict], method: str, source: str, prefix: str = "", published_key: str | None = None,
-           seeds: dict | None = None) -> list[dict]:
+def scored(records: list[dict], method: str, source: str, prefix: str = "", seeds: dict | None = None) -> list[dict]:
     """A row's trials in one shape: the test and validation scores under `prefix` (the task's
     name in the trial's attributes), the seed (`seeds`: DEC's, its pretrained run's)."""
     rows = []
     for x in records:
         if f"{prefix}test_acc" not in x:
             continue
-        rows.append({"method": method, "published": published_key, "dataset": x["dataset"], "source": source,
+        rows.append({"method": method, "dataset": x["dataset"], "source": source,
                      "study": x["study"], "trial": x["trial"],
                      "seed": seeds.get(x.get("pretrained"), x["seed"]) if seeds else x["seed"],
                      **{s: x[f"{prefix}test_{s}"] for s in SCORES}, "val_acc": x.get(f"{prefix}val_acc"),
@@ -59,10 +58,10 @@ def own_trials(r: DictConfig, records: list[dict]) -> list[dict]:
         pre = [x for x in records if x["study"] == study_name(r, dataset, "seed003")]
         dec = [x for x in records if x["study"] == study_name(r, dataset, "dec")]
         seeds = {x["run_dir"]: x["seed"] for x in pre}
-        rows += scored(pre, "k-means on pixels", "clustering", "kmeans_pixels_", "kmeans_pixels")
-        rows += scored(pre, "autoencoder + k-means (seed 003)", "clustering", "kmeans_", "seed003_ae")
-        rows += scored([x for x in dec if not x.get("reconstruction")], "DEC", "clustering", "", "dec", seeds)
-        rows += scored([x for x in dec if x.get("reconstruction")], "IDEC", "clustering", "", "idec", seeds)
+        rows += scored(pre, "k-means on pixels", "clustering", "kmeans_pixels_")
+        rows += scored(pre, "autoencoder + k-means (seed 003)", "clustering", "kmeans_")
+        rows += scored([x for x in dec if not x.get("reconstruction")], "DEC", "clustering", "", seeds)
+        rows += scored([x for x in dec if x.get("reconstruction")], "IDEC", "clustering", "", seeds)
     return rows
 
 
@@ -78,7 +77,7 @@ def other_trials(r: DictConfig) -> list[dict]:
             wanted = [s.format(dataset=dataset) for s in other.studies]
             found = [x for x in records_of(storage, [n for n in names if n in wanted])
                      if all(x.get(k) == v for k, v in other.match.items())]
-            rows += scored(found, other.method, str(path), "", other.published)
+            rows += scored(found, other.method, str(path))
     return rows
 
 

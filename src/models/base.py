@@ -90,10 +90,14 @@ class BaseModel(pl.LightningModule):
             self.check_finite()
         self._val = SplitAccumulator()
 
+    def validation_terms(self, x) -> tuple[dict, torch.Tensor | None]:
+        """A validation batch's loss terms and clusters (None for a model that cannot assign);
+        a model whose loss already encodes the batch gives its clusters from that one pass."""
+        return self.loss_terms(x), (self.assign(x) if self.can("assign") else None)
+
     def validation_step(self, batch, batch_idx):
         x, y = batch
-        terms = self.loss_terms(x)
-        self._val.update(terms, self.assign(x) if self.can("assign") else None, y)
+        self._val.update(*self.validation_terms(x), y)
 
     def on_validation_epoch_end(self):
         if self.trainer.sanity_checking:

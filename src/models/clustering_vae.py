@@ -42,8 +42,15 @@ class ClusteringVAE(BaseModel):
         self.register_buffer("_weights", torch.ones(2), persistent=False)
 
     def loss_terms(self, x) -> dict:
+        return self.terms_of(x, *self.bottleneck.posterior(self.encoder(x)))
+
+    def validation_terms(self, x) -> tuple[dict, torch.Tensor]:
+        """One encoder pass for the loss and the clusters (argmax p(y|z) at the posterior mean)."""
+        mu, logvar = self.bottleneck.posterior(self.encoder(x))
+        return self.terms_of(x, mu, logvar), self.bottleneck.assign(mu)
+
+    def terms_of(self, x, mu, logvar) -> dict:
         b = self.bottleneck
-        mu, logvar = b.posterior(self.encoder(x))
         z = b.sample(mu, logvar)
         probs = b.class_probs(z if self.hparams.classifier_input == "sampled" else mu)
         x_rec = self.decoder(b.decode(z))

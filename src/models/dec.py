@@ -55,6 +55,14 @@ class DEC(BaseModel):
         return student_t_assignment(self.embed(x), self.centres, self.hparams.alpha)
 
     def loss_terms(self, x) -> dict:
+        return self.terms_and_assignment(x)[0]
+
+    def validation_terms(self, x) -> tuple[dict, torch.Tensor]:
+        """One encoder pass for the loss and the clusters (argmax q_ij)."""
+        terms, q = self.terms_and_assignment(x)
+        return terms, q.argmax(1)
+
+    def terms_and_assignment(self, x) -> tuple[dict, torch.Tensor]:
         z = self.embed(x)
         q = student_t_assignment(z, self.centres, self.hparams.alpha)
         with torch.no_grad():  # a model read back from its run has no snapshot: its own state then
@@ -63,9 +71,9 @@ class DEC(BaseModel):
                                                          self.hparams.alpha), self.frequencies)
         kl = dec_kl(p, q)
         if not self.hparams.reconstruction:
-            return {"loss": kl, "kl": kl}
+            return {"loss": kl, "kl": kl}, q
         mse = idec_reconstruction(x, self.decoder(z))
-        return {"loss": mse + self.hparams.gamma * kl, "kl": kl, "mse": mse}
+        return {"loss": mse + self.hparams.gamma * kl, "kl": kl, "mse": mse}, q
 
     # --- the k-means start and the target updates ------------------------------------------
     def fit_images(self):

@@ -69,7 +69,7 @@ class Claims:
             trial = self._claim_grid_point(study)
             if trial is None:
                 return None
-        for name, dist in self.space.distributions.items():
+        for name, dist in self.suggested.items():
             suggest(trial, name, dist)
         if self.extend is not None:
             self.extend(self.config, trial)

@@ -29,7 +29,7 @@ from . import trial_context
 from ._claims import Claims
 from ._heartbeat import Heartbeat
 from ._output import Output
-from ._search_space import SearchSpace, SearchSpaceError, as_overrides, format_value, parse
+from ._search_space import SearchSpace, SearchSpaceError, as_overrides, as_stored, format_value, parse
 from ._shared import SEEDING_TIMEOUT_S, STARTED_ENV, WORKER_ENV, SweepError, _point_key, _trial_point
 from ._supervisor import Supervisor
 from .config import CONFLICT_MESSAGE, official_plugin_installed
@@ -225,6 +225,14 @@ class Sweep(Claims, Output, Supervisor):
             with warnings.catch_warnings():  # experimental since Optuna 3.2, and still so in 5
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 study.set_metric_names(self.metric_names)
+        stored = {}
+        for t in study.get_trials(deepcopy=False):
+            stored.update({k: d for k, d in t.distributions.items() if k not in stored})
+        try:
+            self.suggested = as_stored(self.space, stored, self.grid is not None,
+                                       f"study {name!r} in {masked(self.storage_url)}")
+        except SearchSpaceError as exc:
+            raise SweepError(str(exc)) from None
         if self.grid is not None:
             self._seed_grid(study, created)
         trial_context.register_local_study(study)

@@ -119,6 +119,38 @@ def parse(params: Dict[str, Any] | None, arguments: Sequence[str]) -> SearchSpac
     return space
 
 
+def as_stored(space: SearchSpace, stored: Dict[str, BaseDistribution], grid: bool,
+              where: str) -> Dict[str, BaseDistribution]:
+    """The distributions to suggest with, given those the study's trials already hold.
+
+    Optuna keeps one set of choices per categorical parameter and study. A grid run again
+    over a subset of a parameter's stored choices suggests with the stored set (its points
+    stay the subset); any other change is refused here, before a trial is claimed, rather
+    than by Optuna in the middle of the sweep."""
+    out = dict(space.distributions)
+    for name, new in space.distributions.items():
+        old = stored.get(name)
+        if old is None:
+            continue
+        if (type(old) is type(new) and not isinstance(new, CategoricalDistribution)
+                and getattr(old, "log", None) == getattr(new, "log", None)):
+            continue  # a numeric range may change between runs
+        if isinstance(old, CategoricalDistribution) and isinstance(new, CategoricalDistribution):
+            if old == new:
+                continue
+            if grid and set(new.choices) <= set(old.choices):
+                out[name] = old
+                continue
+        allowed = (f"the same choices {list(old.choices)}" + (" or a subset of them" if grid else "")
+                   if isinstance(old, CategoricalDistribution) else f"a distribution of the same kind ({old})")
+        raise SearchSpaceError(
+            f"hydra.sweeper.params.{name}: {where} already holds trials with {name} from {old}; "
+            f"this sweep gives {new}. Optuna keeps one set of choices per parameter and study, so "
+            f"this study can take {allowed}. To run other values, give the sweep another "
+            f"hydra.sweeper.study_name (it may share the storage file).")
+    return out
+
+
 def suggest(trial: optuna.Trial, name: str, dist: BaseDistribution) -> Any:
     """Ask the trial for one parameter through Optuna's public suggest API."""
     if isinstance(dist, CategoricalDistribution):

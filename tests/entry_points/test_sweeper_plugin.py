@@ -329,3 +329,25 @@ def test_a_grid_widened_by_a_parameter_runs_its_new_points_and_a_done_grid_start
     again = run_app(tmp_path, *base, "y=choice(5)", "hydra.sweeper.n_jobs=2")
     assert again.returncode == 0, again.stderr[-3000:]
     assert again.stdout.count("nothing to run") == 1 and "workers started" not in again.stdout
+
+
+def test_a_grid_over_a_subset_of_the_stored_choices_runs_and_other_choices_are_refused_up_front(tmp_path):
+    store = tmp_path / "study.log"
+    base = ["hydra/sweeper/sampler=grid", f"hydra.sweeper.storage={store}", "y=0"]
+    first = run_app(tmp_path, *base, "x=choice(1,2)", "hydra.sweeper.max_failure_rate=0.5", env={"FAIL_AT": "2"})
+    assert first.returncode == 0, first.stderr[-3000:]
+    subset = run_app(tmp_path, *base, "x=choice(2)")  # the failed point again, alone
+    assert subset.returncode == 0, subset.stderr[-3000:]
+    done = [t for t in optuna.load_study(study_name="sphere", storage=journal(store)).trials
+            if t.state == optuna.trial.TrialState.COMPLETE]
+    assert sorted(t.params["x"] for t in done) == [1, 2]
+    before = len(optuna.load_study(study_name="sphere", storage=journal(store)).trials)
+    other = run_app(tmp_path, *base, "x=choice(2,3)")  # Optuna keeps one choice set per parameter
+    assert other.returncode == 2
+    assert "hydra.sweeper.params.x" in other.stderr and "[1, 2]" in other.stderr
+    assert "hydra.sweeper.study_name" in other.stderr and "Traceback" not in other.stderr
+    trials = optuna.load_study(study_name="sphere", storage=journal(store)).trials
+    assert len(trials) == before  # refused before a point was queued
+    renamed = run_app(tmp_path, *base, "x=choice(2,3)", "hydra.sweeper.study_name=sphere_b")
+    assert renamed.returncode == 0, renamed.stderr[-3000:]
+    assert sorted(t.params["x"] for t in optuna.load_study(study_name="sphere_b", storage=journal(store)).trials) == [2, 3]

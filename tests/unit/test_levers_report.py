@@ -58,3 +58,38 @@ def test_a_study_that_is_not_there_is_one_clear_line(tmp_path, capsys):
         main([f"storage={tmp_path / 'empty.log'}", "study=levers_nosuch", f"out={tmp_path / 'out'}"])
     assert "study=levers_nosuch" in str(stop.value) and "sweep=levers_mnist" in str(stop.value)
     assert not (tmp_path / "out").exists()
+
+
+def test_settings_added_in_a_second_study_join_the_table_and_other_rows_are_refused(tmp_path):
+    path = tmp_path / "s.log"
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
+    for name, settings, acc in [("levers_a", ["none", "kmeans"], 0.6), ("levers_b", ["glorot"], 0.8)]:
+        study = optuna.create_study(study_name=name, storage=storage, direction="maximize")
+        for levers in settings:
+            for seed in range(2):
+                study.add_trial(optuna.trial.create_trial(
+                    params={"levers": levers, "seed": seed},
+                    distributions={"levers": CategoricalDistribution(settings), "seed": IntDistribution(0, 1)},
+                    value=acc, user_attrs=record(levers, seed, acc + 0.01 * seed, 50 - seed)))
+    out = tmp_path / "report"
+    main([f"storage={path}", "study=[levers_a,levers_b]", f"out={out}"])
+    table = pd.read_csv(out / "ablation.csv", index_col="levers")
+    assert list(table.index) == ["none", "kmeans", "glorot"]
+    assert list(table["study"]) == ["levers_a", "levers_a", "levers_b"]
+    assert table.loc["glorot", "acc test (majority) vs none"] == pytest.approx(20, abs=1e-4)
+    text = (out / "ablation.md").read_text()
+    assert "study=[levers_a,levers_b]" in text
+    copied = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(out / "studies.log")))
+    assert sorted(optuna.get_all_study_names(copied)) == ["levers_a", "levers_b"]
+    # rebuilt from the copy, the same table
+    main([f"storage={out / 'studies.log'}", "study=[levers_a,levers_b]", f"out={out}"])
+    assert pd.read_csv(out / "ablation.csv", index_col="levers").equals(table)
+
+    other = optuna.create_study(study_name="levers_c", storage=storage, direction="maximize")
+    other.add_trial(optuna.trial.create_trial(
+        params={"levers": "none"}, distributions={"levers": CategoricalDistribution(["none"])},
+        value=0.5, user_attrs={**record("none", 0, 0.5, 50), "latent": 20}))
+    with pytest.raises(SystemExit) as stop:
+        main([f"storage={path}", "study=[levers_a,levers_c]", f"out={tmp_path / 'mixed'}"])
+    assert "study=levers_a,levers_c" in str(stop.value) and "latent=20" in str(stop.value)
+    assert not (tmp_path / "mixed").exists()

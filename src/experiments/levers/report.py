@@ -1,8 +1,13 @@
-"""The levers' ablation: each setting of conf/levers/ against `none`, from one study of
-sweeps/levers_<dataset>.yaml, mean ± std over its seeds, and beside it the restart that a
-rule using no label picks (the lowest training loss in the paper's form after training).
+"""The levers' ablation: each setting of conf/levers/ against `none`, from one or more
+studies of sweeps/levers_<dataset>.yaml on one row, mean ± std over its seeds, and beside
+it the restart that a rule using no label picks (the lowest training loss in the paper's
+form after training).
 
     python -m src.experiments.levers.report [study=levers_mnist_e20] [storage=<journal or URL>] [out=<folder>]
+    python -m src.experiments.levers.report study=[levers_mnist_e50,levers_mnist_e50_more] ...
+
+Several studies: Optuna keeps one set of choices per parameter and study, so settings
+added after a study began go into a study of their own (same storage); the table joins them.
 
 Labels are used only to score (test and validation columns); the validation accuracy is
 what a sweep would choose settings by, and is shown as such.
@@ -31,15 +36,19 @@ def trials(study: optuna.Study) -> pd.DataFrame:
     """The study's trials, one row each: state, parameters and recorded attributes."""
     df = study.trials_dataframe(attrs=("number", "state", "params", "user_attrs"))
     df.columns = [c.removeprefix("params_").removeprefix("user_attrs_") for c in df.columns]
-    return df.loc[:, ~df.columns.duplicated()]  # a swept key is a parameter and a recorded setting
+    return df.loc[:, ~df.columns.duplicated()].assign(study=study.study_name)  # a swept key is a parameter and a recorded setting
 
 
-def settings_order(study: optuna.Study) -> list[str]:
-    """The settings in the order the sweep lists them (`none` first)."""
-    for t in study.trials:
-        if "levers" in t.distributions:
-            return list(t.distributions["levers"].choices)
-    return []
+def settings_order(studies: list[optuna.Study]) -> list[str]:
+    """The settings in the order the sweeps list them (`none` first), study after study."""
+    order: list[str] = []
+    for study in studies:
+        t = next((t for t in study.trials if "levers" in t.distributions), None)
+        order += [c for c in (t.distributions["levers"].choices if t else []) if c not in order]
+    return order
+
+
+ROW = ["dataset", "latent", "layers", "hidden", "epochs"]
 
 
 def ablation(all_trials: pd.DataFrame, order: list[str]) -> pd.DataFrame:
@@ -57,10 +66,11 @@ def ablation(all_trials: pd.DataFrame, order: list[str]) -> pd.DataFrame:
     picks = scaled.loc[grouped["train_loss"].idxmin()].set_index("levers")
     table["label-free pick: seed"] = picks["seed"]
     table[f"label-free pick: {HEADLINE}"] = picks[HEADLINE]
+    table["study"] = grouped["study"].agg(lambda n: ", ".join(sorted(set(n))))
     table["trials"] = grouped["number"].agg(lambda n: ", ".join(f"#{x}" for x in sorted(n)))
     failed = all_trials[all_trials["state"] == "FAIL"].groupby("levers")
     table["failed seeds"] = failed["seed"].agg(lambda s: ", ".join(map(str, sorted(s))))
-    table["failed seeds"] = table["failed seeds"].fillna("")
+    table["failed seeds"] = table["failed seeds"].astype(object).fillna("")
     return table.reindex([name for name in order if name in table.index])
 
 
@@ -73,7 +83,7 @@ def markdown(table: pd.DataFrame) -> str:
     shown[f"{HEADLINE} vs none"] = [f"{d:+.2f}" for d in table[f"{HEADLINE} vs none"]]
     shown["label-free pick: seed"] = table["label-free pick: seed"].astype(int).astype(str)
     shown[f"label-free pick: {HEADLINE}"] = [f"{a:.2f}" for a in table[f"label-free pick: {HEADLINE}"]]
-    shown["trials"], shown["failed seeds"] = table["trials"], table["failed seeds"]
+    shown["study"], shown["trials"], shown["failed seeds"] = table["study"], table["trials"], table["failed seeds"]
     return shown.to_markdown(disable_numparse=True)  # the cells are formatted above
 
 
@@ -85,19 +95,27 @@ def provenance(df: pd.DataFrame) -> list[str]:
 
 def write_report(cfg) -> Path:
     storage, names = open_studies(cfg.storage)
-    if cfg.study not in names:
-        raise UserError(f"study={cfg.study}: no such study in storage={cfg.storage} "
+    wanted = list(cfg.study)
+    missing = [name for name in wanted if name not in names]
+    if missing:
+        raise UserError(f"study={','.join(missing)}: no such study in storage={cfg.storage} "
                         f"(it holds: {', '.join(names) or 'none'}); run it with "
                         f"`python -m src.train -m sweep=levers_mnist` first.")
-    study = optuna.load_study(study_name=cfg.study, storage=storage)
-    every = trials(study)
+    studies = [optuna.load_study(study_name=name, storage=storage) for name in wanted]
+    every = pd.concat([trials(study) for study in studies], ignore_index=True)
     df = every[every["state"] == "COMPLETE"]
-    table = ablation(every, settings_order(study))
+    rows = df[ROW].drop_duplicates()
+    if len(rows) > 1:
+        raise UserError(f"study={','.join(wanted)}: the studies' trials are on {len(rows)} different rows "
+                        f"({'; '.join(', '.join(f'{k}={v}' for k, v in r.items()) for r in rows.to_dict('records'))}); "
+                        "an ablation compares settings on one row: give studies of the same row.")
+    table = ablation(every, settings_order(studies))
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "ablation.csv", float_format="%.4f")
     settings = df.iloc[0]
-    lines = [f"# The levers, one at a time: {cfg.study}", "",
+    title = " + ".join(wanted)
+    lines = [f"# The levers, one at a time: {title}", "",
              f"{settings['dataset']}, s={int(settings['latent'])}, n={int(settings['layers'])}, "
              f"m={int(settings['hidden'])}, {int(settings['epochs'])} epochs, seeds {', '.join(map(str, sorted(df['seed'].unique())))}. "
              "Mean ± std over seeds; percent except NMI, the cluster count and the loss.", "",
@@ -108,16 +126,22 @@ def write_report(cfg) -> Path:
              "A failed seed stopped with an error (its reason is in the trial's fail_reason) and is "
              "not in the means.", "",
              "Rebuild: `python -m src.experiments.levers.report "
-             f"study={cfg.study} storage={out / 'studies.log'} out={out}`", "", *provenance(df), ""]
+             f"study={study_arg(wanted)} storage={out / 'studies.log'} out={out}`", "", *provenance(df), ""]
     (out / "ablation.md").write_text("\n".join(lines))
-    copy_studies(OmegaConf.create({"storage": cfg.storage, "out": str(out)}), storage, [cfg.study])
+    copy_studies(OmegaConf.create({"storage": cfg.storage, "out": str(out)}), storage, wanted)
     return out / "ablation.md"
+
+
+def study_arg(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else "[" + ",".join(names) + "]"
 
 
 def main(argv=None) -> None:
     cfg = OmegaConf.merge(DEFAULTS, OmegaConf.from_cli(list(sys.argv[1:] if argv is None else argv)))
-    cfg.storage = cfg.storage or f"outputs/sweeps/{cfg.study}/study.log"
-    cfg.out = cfg.out or f"docs/results/levers/{cfg.study}"
+    if isinstance(cfg.study, str):
+        cfg.study = [cfg.study]
+    cfg.storage = cfg.storage or f"outputs/sweeps/{cfg.study[0]}/study.log"
+    cfg.out = cfg.out or f"docs/results/levers/{cfg.study[0]}"
     try:
         print(write_report(cfg))
     except UserError as error:

@@ -32,9 +32,9 @@ def one_of(values: tuple):
     return lambda v: v in values, f"one of {list(values)}"
 
 
-def is_autoencoder_run(value) -> bool:
-    """A finished run directory of an autoencoder (DEC's `pretrained`): its config.yaml names
-    src.models.Autoencoder and its final checkpoint is there."""
+def autoencoder_run_config(value):
+    """The config of a finished run directory of an autoencoder (DEC's `pretrained`: its
+    config.yaml names src.models.Autoencoder and its final checkpoint is there), else None."""
     from pathlib import Path
 
     from omegaconf import OmegaConf
@@ -42,22 +42,19 @@ def is_autoencoder_run(value) -> bool:
     from src.runtime.resume import CHECKPOINT
 
     if not isinstance(value, str) or value == "???" or not (Path(value) / "config.yaml").is_file():
-        return False
-    return (Path(value) / CHECKPOINT).is_file() and \
-        OmegaConf.load(Path(value) / "config.yaml").model.get("_target_") == "src.models.Autoencoder"
+        return None
+    if not (Path(value) / CHECKPOINT).is_file():
+        return None
+    cfg = OmegaConf.load(Path(value) / "config.yaml")
+    return cfg if cfg.model.get("_target_") == "src.models.Autoencoder" else None
 
 
 def is_autoencoder_run_of_this_data(value, cfg) -> bool:
-    """An autoencoder run (is_autoencoder_run) trained on this run's data set and image size:
-    its encoder reads images of that size, and its code means nothing on other images."""
-    from pathlib import Path
-
-    from omegaconf import OmegaConf
-
-    if not is_autoencoder_run(value):
-        return False
-    theirs = OmegaConf.load(Path(value) / "config.yaml").dataset
-    return (theirs.name, theirs.image_size) == (cfg.dataset.name, cfg.dataset.image_size)
+    """A finished autoencoder run (autoencoder_run_config) trained on this run's data set and
+    image size: its encoder reads images of that size, and its code means nothing on other images."""
+    theirs = autoencoder_run_config(value)
+    return theirs is not None and \
+        (theirs.dataset.name, theirs.dataset.image_size) == (cfg.dataset.name, cfg.dataset.image_size)
 
 
 CODE_ACTIVATIONS = (None, "relu", "sigmoid")  # Code's activation

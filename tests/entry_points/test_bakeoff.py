@@ -102,6 +102,16 @@ def test_a_rerun_runs_nothing_again(bakeoff):
     assert "already done" in result.stdout
 
 
+def test_a_report_over_a_copy_its_storage_lacks_is_refused_naming_this_drivers_keys(bakeoff, tmp_path):
+    before = (bakeoff / "results" / "studies.log").read_bytes()
+    result = run_module("src.bakeoff", *settings(bakeoff), "bakeoff.run=false",
+                        f"bakeoff.storage={tmp_path / 'other.log'}", env=data_env())
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "bakeoff.storage" in result.stderr and "bakeoff.out" in result.stderr
+    assert "reproduce." not in result.stderr and "Traceback" not in result.stderr
+    assert (bakeoff / "results" / "studies.log").read_bytes() == before
+
+
 @pytest.mark.parametrize("override, key", [("bakeoff.models=[vanila]", "bakeoff.models"),
                                            ("bakeoff.datasets=[kmnist]", "bakeoff.datasets"),
                                            ("bakeoff.seeds=0", "bakeoff.seeds"),

@@ -206,7 +206,7 @@ def build_report(r: DictConfig) -> Path:
         raise UserError(f"Config key 'bakeoff.storage': {r.storage} does not exist, so there is nothing to "
                         "report (and the report in bakeoff.out is left as it is). Run python -m src.bakeoff "
                         "first, or point bakeoff.storage at its studies.")
-    keep_the_copy(r, names)
+    keep_the_copy(r, names, "bakeoff")
     df = trial_table(r, records_of(storage, names) + seed003_records(r))
     if df.empty:
         raise UserError(f"No finished bake-off trial in {masked(str(r.storage))} has bakeoff.epochs={r.epochs} "

@@ -66,17 +66,19 @@ def own_trials(r: DictConfig, records: list[dict]) -> list[dict]:
 
 
 def other_trials(r: DictConfig) -> list[dict]:
-    """The rows of other experiments, from their studies copies (a missing copy: not run)."""
+    """The rows of other experiments, from their studies copies (a missing copy: not run);
+    each copy is read once, however many rows and data sets it serves."""
+    read: dict[Path, list[dict]] = {}
     rows = []
     for other in r.others:
         for dataset in r.datasets:
             path = Path(other.storage.format(dataset=dataset))
             if not path.is_file():
                 continue
-            storage, names = open_studies(str(path))
-            wanted = [s.format(dataset=dataset) for s in other.studies]
-            found = [x for x in records_of(storage, [n for n in names if n in wanted])
-                     if all(x.get(k) == v for k, v in other.match.items())]
+            if path not in read:
+                read[path] = records_of(*open_studies(str(path)))
+            wanted = {s.format(dataset=dataset) for s in other.studies}
+            found = [x for x in read[path] if x["study"] in wanted and all(x.get(k) == v for k, v in other.match.items())]
             rows += scored(found, other.method, str(path))
     return rows
 
@@ -157,7 +159,7 @@ def build_report(r: DictConfig) -> Path:
         raise UserError(f"Config key 'clustering.storage': {r.storage} does not exist, so there is nothing to "
                         "report (and the table in clustering.out is left as it is). Run python -m src.clustering "
                         "first, or point clustering.storage at its studies.")
-    keep_the_copy(r, names)
+    keep_the_copy(r, names, "clustering")
     df = pd.DataFrame(own_trials(r, records_of(storage, names)) + other_trials(r))
     if df.empty or not (df["source"] == "clustering").any():
         raise UserError(f"No finished trial of this experiment in {masked(str(r.storage))} has clustering.epochs="

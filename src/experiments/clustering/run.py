@@ -7,19 +7,17 @@ run on each pretrained run (sweeps/dec_<dataset>.yaml, `model.pretrained` = that
 directory). Every study goes into one Optuna storage (conf/clustering.yaml); run the same
 command again and only what is missing runs. Then the table (report.py).
 """
-import sys
 from pathlib import Path
 
 import hydra
 import optuna
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from optuna.trial import TrialState
 
 from src.experiments.clustering.report import DATASETS, build_report, study_name
-from src.experiments.common.studies_copy import keep_the_copy
+from src.experiments.common.driver import COUNTS, check_shared, drive
 from src.experiments.common.sweep_pool import run_studies
-from src.runtime.config_check import min_limit
-from src.runtime.errors import UserError, exit_with
+from src.runtime.errors import UserError
 from src.runtime.paths import CONF_DIR
 from src.trials.records import open_studies
 
@@ -27,19 +25,7 @@ BATCH_SIZE = 256  # sweeps/seed003_*.yaml and dec_*.yaml
 
 
 def check(r: DictConfig) -> None:
-    def bad(key, value, allowed):
-        raise UserError(f"Config key 'clustering.{key}' is {value!r}; allowed: {allowed}.")
-
-    if not r.datasets or any(d not in DATASETS for d in r.datasets):
-        bad("datasets", OmegaConf.to_container(r.datasets), f"a non-empty list of {', '.join(DATASETS)}")
-    for key in ("epochs", "dec_epochs", "seeds", "trials_per_gpu", "cpu_jobs", "parallel_studies"):
-        if not isinstance(r[key], int) or isinstance(r[key], bool) or r[key] < 1:
-            bad(key, r[key], "an integer >= 1")
-    for key in ("run", "report"):
-        if not isinstance(r[key], bool):
-            bad(key, r[key], "true or false")
-    if r.limit is not None and (not isinstance(r.limit, int) or r.limit < min_limit(BATCH_SIZE)):
-        bad("limit", r.limit, f"null or an integer >= {min_limit(BATCH_SIZE)} (two batches of {BATCH_SIZE})")
+    check_shared(r, "clustering", DATASETS, BATCH_SIZE, counts=(*COUNTS, "dec_epochs"))
 
 
 def pretraining(r: DictConfig, dataset: str) -> dict:
@@ -84,22 +70,8 @@ def dec_after(r: DictConfig):
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="clustering")
 def main(cfg: DictConfig) -> None:
-    r = cfg.clustering
-    rc = 0
-    try:
-        check(r)
-        if r.report:  # not hours of runs before a table that cannot be written
-            keep_the_copy(r, open_studies(r.storage)[1])
-        if r.run:
-            rc = run_studies(r, [pretraining(r, d) for d in r.datasets], dec_after(r))
-        if r.report:
-            print(f"report: {build_report(r)}", flush=True)
-    except UserError as exc:
-        exit_with(exc)
-    except KeyboardInterrupt:
-        print("Interrupted; run the same command again to go on where it stopped.", file=sys.stderr)
-        sys.exit(130)
-    sys.exit(rc)
+    drive(cfg.clustering, "clustering", check,
+          lambda r: run_studies(r, [pretraining(r, d) for d in r.datasets], dec_after(r)), build_report)
 
 
 if __name__ == "__main__":

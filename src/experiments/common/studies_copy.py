@@ -17,7 +17,7 @@ def copy_is_the_storage(r: DictConfig) -> bool:
     return is_journal_file(r.storage) and Path(r.storage).resolve() == (Path(r.out) / STUDIES_COPY).resolve()
 
 
-def keep_the_copy(r: DictConfig, names: list[str]) -> None:
+def keep_the_copy(r: DictConfig, names: list[str], section: str) -> None:
     """Refuse to write over a copy of studies (an earlier report's) that the storage lacks:
     checked before anything is written, and by src.reproduce before anything runs."""
     path = Path(r.out) / STUDIES_COPY
@@ -26,10 +26,10 @@ def keep_the_copy(r: DictConfig, names: list[str]) -> None:
     lacking = sorted(set(open_studies(str(path))[1]) - set(names))
     if lacking:
         raise UserError(
-            f"{path} holds {len(lacking)} studies that reproduce.storage ({masked(str(r.storage))}) lacks "
+            f"{path} holds {len(lacking)} studies that {section}.storage ({masked(str(r.storage))}) lacks "
             f"({', '.join(lacking[:3])}{', ...' if len(lacking) > 3 else ''}), and writing the report "
             "there would replace them; nothing was written. To add runs to that report, run and report "
-            f"with reproduce.storage={path}; to write this one apart, set reproduce.out to another folder.")
+            f"with {section}.storage={path}; to write this one apart, set {section}.out to another folder.")
 
 
 def copy_studies(r: DictConfig, storage, names: list[str]) -> Path:

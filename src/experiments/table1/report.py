@@ -47,7 +47,7 @@ class Report:
             raise UserError(f"Config key 'reproduce.storage': {r.storage} does not exist, so there is "
                             "nothing to report (and the report in reproduce.out is left as it is). "
                             "Run python -m src.reproduce first, or point reproduce.storage at its studies.")
-        keep_the_copy(r, names)
+        keep_the_copy(r, names, "reproduce")
         runs = unique_runs(records_of(self.storage, names))
         self.runs = [x for x in runs if x["epochs"] == r.epochs and x.get("limit") == r.limit
                      and levers_of(x) == r.levers]

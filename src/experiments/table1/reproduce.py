@@ -12,20 +12,17 @@ sweeps run at once (a study's seeds start as soon as its grid is done), each wri
 output to <dir>/<study>/sweep.log when there is more than one. Everything resumes: run the
 same command again and only what is missing runs.
 """
-import sys
-
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from src.experiments.common.studies_copy import keep_the_copy
+from src.experiments.common.driver import bad as shared_bad
+from src.experiments.common.driver import check_shared, drive
 from src.experiments.common.sweep_pool import run_studies
 from src.experiments.table1 import paper
 from src.experiments.table1.report import build_report
 from src.experiments.table1.studies import KINDS, best_point, study_name
-from src.runtime.config_check import min_limit
-from src.runtime.errors import UserError, exit_with
 from src.runtime.paths import CONF_DIR
-from src.trials.records import finished_runs, open_studies
+from src.trials.records import finished_runs
 
 GRIDS = ("full", "paper")
 MAX_SEEDS = 10
@@ -33,15 +30,12 @@ MAX_SEEDS = 10
 
 def check(r: DictConfig) -> None:
     def bad(key, value, allowed):
-        raise UserError(f"Config key 'reproduce.{key}' is {value!r}; allowed: {allowed}.")
+        shared_bad("reproduce", key, value, allowed)
 
-    if not r.datasets or any(d not in ("mnist", "fashion_mnist") for d in r.datasets):
-        bad("datasets", OmegaConf.to_container(r.datasets), "a non-empty list of mnist, fashion_mnist")
+    batch_size = OmegaConf.load(CONF_DIR / "train.yaml").batch_size  # what every trial trains with
+    check_shared(r, "reproduce", ("mnist", "fashion_mnist"), batch_size)
     if r.grid not in GRIDS:
         bad("grid", r.grid, " or ".join(GRIDS))
-    for key in ("epochs", "seeds", "trials_per_gpu", "cpu_jobs", "parallel_studies"):
-        if not isinstance(r[key], int) or isinstance(r[key], bool) or r[key] < 1:
-            bad(key, r[key], "an integer >= 1")
     levers = sorted(p.stem for p in (CONF_DIR / "levers").glob("*.yaml"))
     if r.levers not in levers:
         bad("levers", r.levers, f"a setting of conf/levers/: {', '.join(levers)}")
@@ -49,10 +43,6 @@ def check(r: DictConfig) -> None:
         bad("seeds", r.seeds, f"at most {MAX_SEEDS}")
     if not r.models or any(m not in KINDS for m in r.models):
         bad("models", OmegaConf.to_container(r.models), f"a non-empty list of {', '.join(KINDS)}")
-    batch_size = OmegaConf.load(CONF_DIR / "train.yaml").batch_size  # what every trial trains with
-    if r.limit is not None and (not isinstance(r.limit, int) or r.limit < min_limit(batch_size)):
-        bad("limit", r.limit, f"null or an integer >= {min_limit(batch_size)} (a trial's dataset.limit: "
-                              f"two batches of {batch_size})")
     if r.latent is not None and (not OmegaConf.is_list(r.latent) or not r.latent
                                  or not all(isinstance(s, int) and s >= 1 for s in r.latent)):
         bad("latent", r.latent, "null (every s of the paper) or a list of integers >= 1, e.g. [10,60]")
@@ -131,19 +121,7 @@ def reproduce(r: DictConfig) -> int:
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="reproduce")
 def main(cfg: DictConfig) -> None:
-    try:
-        check(cfg.reproduce)
-        if cfg.reproduce.report:  # not hours of runs before a report that cannot be written
-            keep_the_copy(cfg.reproduce, open_studies(cfg.reproduce.storage)[1])
-        rc = reproduce(cfg.reproduce)
-        if cfg.reproduce.report:
-            print(f"report: {build_report(cfg.reproduce)}", flush=True)
-    except UserError as exc:
-        exit_with(exc)
-    except KeyboardInterrupt:
-        print("Interrupted; run the same command again to go on where it stopped.", file=sys.stderr)
-        sys.exit(130)
-    sys.exit(rc)
+    drive(cfg.reproduce, "reproduce", check, reproduce, build_report)
 
 
 if __name__ == "__main__":

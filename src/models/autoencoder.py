@@ -4,6 +4,8 @@ a decoder part; conf/model/bakeoff/*.yaml and conf/model/seed003_ae.yaml.
 
     loss = bce + penalty     bce: summed over pixels, averaged over the batch
                              penalty: the bottleneck's own term (KL, sparsity, VQ; 0 for plain)
+    loss = mse + penalty     with `reconstruction: mse` (DEC's autoencoder, a linear output):
+                             the squared error averaged over pixels and images (Keras' mse)
 
 (src/models/losses.py). Two training variants, config keys of every autoencoder:
 `input_noise` (the denoising autoencoder: Gaussian noise of that std on the training inputs,
@@ -13,20 +15,21 @@ trained greedily, one encoder / decoder layer pair at a time).
 import torch
 
 from src.models.base import BaseModel
-from src.models.losses import bce_per_image, squared_error_per_image
+from src.models.losses import bce_per_image, mean_squared_error, squared_error_per_image
 
 
 class Autoencoder(BaseModel):
     def __init__(self, encoder, decoder, bottleneck, input_noise: float = 0.0, stack_epochs: int = 0,
-                 num_classes: int = 10, **base):
+                 reconstruction: str = "bce", num_classes: int = 10, **base):
         """encoder, decoder: parts; bottleneck: a code still to be given the encoder's size
         (a `_partial_` config). input_noise: std of the training inputs' noise (0: none).
         stack_epochs: 0 trains every layer together; k > 0 trains layer pair 1 (the encoder's
         first layer and the decoder's last) for k epochs, then pair 2 with pair 1 frozen, and
         so on; the last pair (the code layer and the decoder's first) trains to the end of the
-        run. num_classes is not used (every model is given it)."""
+        run. reconstruction: the loss's term, bce or mse. num_classes is not used (every model
+        is given it)."""
         super().__init__(**base)
-        self.save_hyperparameters("input_noise", "stack_epochs")
+        self.save_hyperparameters("input_noise", "stack_epochs", "reconstruction")
         self.encoder, self.decoder = encoder, decoder
         self.bottleneck = bottleneck(in_features=encoder.out_features)
         self.pairs = len(encoder.blocks) + 1  # the encoder's blocks and the code layer
@@ -46,8 +49,10 @@ class Autoencoder(BaseModel):
         else:  # a stacked model's earlier stage: the code is the deepest block trained so far
             code, penalty, terms = h, h.new_zeros(()), {}
         x_rec = self.decoder(code, start=self.pairs - self.depth)
-        bce = bce_per_image(x, x_rec).mean()
-        return {"loss": bce + penalty, "bce": bce, "mse": squared_error_per_image(x, x_rec).mean(), **terms}
+        image = x_rec.clamp(0, 1)  # a linear output's image, as decode() gives it; a sigmoid's unchanged
+        bce = bce_per_image(x, image).mean()
+        term = bce if self.hparams.reconstruction == "bce" else mean_squared_error(x, x_rec)
+        return {"loss": term + penalty, "bce": bce, "mse": squared_error_per_image(x, image).mean(), **terms}
 
     # --- the stacked autoencoder -----------------------------------------------------------
     def on_train_epoch_start(self):
@@ -93,7 +98,8 @@ class Autoencoder(BaseModel):
         return self.bottleneck(self.encoder(x), sample=sample)[0]
 
     def decode(self, code) -> torch.Tensor:
-        return self.decoder(code)
+        """Images in [0, 1]: a linear output clamped (a sigmoid's is already)."""
+        return self.decoder(code).clamp(0, 1)
 
     @torch.no_grad()
     def sample(self, n: int, generator=None) -> torch.Tensor:

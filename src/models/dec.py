@@ -14,7 +14,7 @@ batch's P comes from that copy, which equals P computed for every image at the u
 update where fewer than `tolerance` of the training images changed cluster since the last
 one, training stops (DEC's stopping rule). DEC drops the decoder; IDEC (`reconstruction: true`)
 keeps it and minimises L = L_r + gamma L_c, L_r the squared error per pixel as IDEC's code has it
-(losses.idec_reconstruction).
+(losses.mean_squared_error).
 """
 import copy
 
@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from src.models.base import BaseModel
-from src.models.losses import dec_kl, idec_reconstruction, student_t_assignment, target_distribution
+from src.models.losses import dec_kl, mean_squared_error, student_t_assignment, target_distribution
 
 
 class DEC(BaseModel):
@@ -72,7 +72,7 @@ class DEC(BaseModel):
         kl = dec_kl(p, q)
         if not self.hparams.reconstruction:
             return {"loss": kl, "kl": kl}, q
-        mse = idec_reconstruction(x, self.decoder(z))
+        mse = mean_squared_error(x, self.decoder(z))
         return {"loss": mse + self.hparams.gamma * kl, "kl": kl, "mse": mse}, q
 
     # --- the k-means start and the target updates ------------------------------------------

@@ -84,10 +84,12 @@ def squared_error_per_image(x: torch.Tensor, x_rec: torch.Tensor) -> torch.Tenso
     return (x - x_rec).pow(2).flatten(1).sum(1)
 
 
-def idec_reconstruction(x: torch.Tensor, x_rec: torch.Tensor) -> torch.Tensor:
-    """IDEC's L_r as its code computes it (Keras' mse): the squared error averaged over pixels and
-    images. Its paper writes the sum over pixels, but gamma = 0.1 balances the clustering term
-    against this mean (the sum would outweigh KL(P || Q) some thousand times)."""
+def mean_squared_error(x: torch.Tensor, x_rec: torch.Tensor) -> torch.Tensor:
+    """(1 / (N * D)) sum_images sum_pixels (x - x_rec)^2: Keras' mse, the squared error averaged
+    over pixels and images. DEC's autoencoder trains on it (DEC-keras: SGD at lr 1, a scale
+    that the sum over pixels would blow up); IDEC's L_r as its code computes it: its paper
+    writes the sum over pixels, but gamma = 0.1 balances the clustering term against this mean
+    (the sum would outweigh KL(P || Q) some thousand times)."""
     return squared_error_per_image(x, x_rec).mean() / x[0].numel()
 
 

@@ -8,6 +8,7 @@ KL_ESTIMATORS = ("analytic", "sampled")  # ClusteringVAE's kl_estimator (losses.
 CLASSIFIER_INPUTS = ("sampled", "mean")  # ClusteringVAE's classifier_input
 CLASS_MEANS_INITS = ("zeros", "kmeans")  # ClusteringVAE's class_means_init
 INITS = ("torch", "glorot")  # ClusteringVAE's init (parts/initialisation.py)
+OUTPUTS = ("sigmoid", "linear")  # DenseDecoder's output
 
 
 def is_int(value) -> bool:
@@ -57,6 +58,7 @@ def is_autoencoder_run_of_this_data(value, cfg) -> bool:
         (theirs.dataset.name, theirs.dataset.image_size) == (cfg.dataset.name, cfg.dataset.image_size)
 
 
+BOOL = (lambda v: isinstance(v, bool), "true or false")
 CODE_ACTIVATIONS = (None, "relu", "sigmoid")  # Code's activation
 CODE_SIZE = positive_int("code size")
 UNITS = (lambda v: v is not None and len(v) <= 8 and all(is_int(u) and 0 < u <= 10_000 for u in v),
@@ -98,8 +100,8 @@ RULES = {
                                       "beta": (lambda v: is_number(v) and v > 0, "a number > 0 (the KL's weight)")},
     "src.models.parts.QuantizedCode": {"latent": CODE_SIZE, "codes": positive_int("codebook size"),
                                        "commitment": (lambda v: is_number(v) and v >= 0, "a number >= 0")},
-    "src.models.parts.DenseEncoder": {"units": UNITS},
-    "src.models.parts.DenseDecoder": {"units": UNITS},
+    "src.models.parts.DenseEncoder": {"units": UNITS, "batch_norm": BOOL},
+    "src.models.parts.DenseDecoder": {"units": UNITS, "batch_norm": BOOL, "output": one_of(OUTPUTS)},
     "src.models.parts.ConvEncoder": {"layers": LAYERS},
     "src.models.parts.ConvDecoder": {"layers": LAYERS},
     "torch.optim.Adam": {"lr": (lambda v: is_number(v) and v > 0, "a number > 0 (Adam's learning rate)")},
@@ -109,6 +111,10 @@ RULES = {
 RELATIVE_RULES = {
     "src.models.ClusteringVAE": {
         "pretrain_epochs": epochs_before_the_end("epochs trained as a plain VAE first; 0: none")},
+    "src.models.Autoencoder": {
+        "reconstruction": (lambda v, cfg: v == "mse" or (v == "bce" and cfg.model.decoder.get("output") != "linear"),
+                           "bce or mse with model.decoder.output=sigmoid; mse with output=linear (a binary "
+                           "cross-entropy needs outputs in (0, 1))")},
     "src.models.DEC": {
         "pretrained": (is_autoencoder_run_of_this_data,
                        "a finished run directory of an autoencoder (config.yaml naming src.models.Autoencoder, "

@@ -10,7 +10,7 @@ import torch
 
 from src.data import ImageDataModule
 from src.models import Autoencoder
-from src.models.losses import gaussian_kl, sparsity_kl, vq_terms
+from src.models.losses import gaussian_kl, mean_squared_error, sparsity_kl, vq_terms
 from src.models.parts import Code, DenseDecoder, DenseEncoder, GaussianCode, QuantizedCode, SparseCode
 from tests.helpers.processes import ROOT, run_module
 
@@ -105,7 +105,41 @@ def test_every_bakeoff_model_trains_through_the_entry_point(data_dir, tmp_path):
         assert 0.1 < metrics["kmeans"]["test"]["acc"] <= 1.0, model
 
 
+def test_decs_autoencoder_has_no_batch_norm_a_linear_output_and_trains_on_the_mean_squared_error():
+    torch.manual_seed(0)
+    model = Autoencoder(DenseEncoder(image_size=8, units=(16,), batch_norm=False),
+                        DenseDecoder(4, image_size=8, units=(16,), batch_norm=False, output="linear"),
+                        partial(Code, latent=4), reconstruction="mse")
+    layers = [type(m) for m in model.modules()]
+    assert torch.nn.BatchNorm1d not in layers and torch.nn.Sigmoid not in layers
+    assert all(m.bias is not None for m in model.modules() if isinstance(m, torch.nn.Linear))
+    x = torch.rand(5, 1, 8, 8)
+    with torch.no_grad():
+        model.decoder.blocks[-1][0].bias.fill_(2.0)  # outputs above 1: the images are clamped
+        raw = model.decoder(model.encode(x))
+        terms = model.loss_terms(x)
+    assert float(raw.max()) > 1 and float(model.decode(model.encode(x)).max()) == 1.0
+    # the loss is the squared error per pixel of the raw output; the metrics read the image
+    assert float(terms["loss"]) == pytest.approx(float(mean_squared_error(x, raw)), rel=1e-6)
+    assert float(terms["mse"]) == pytest.approx(float((x - raw.clamp(0, 1)).pow(2).sum((1, 2, 3)).mean()), rel=1e-6)
+    assert float(mean_squared_error(torch.zeros(2, 1, 4, 4), torch.full((2, 1, 4, 4), 0.5))) == pytest.approx(0.25)
+
+
+def test_decs_autoencoder_trains_through_the_entry_point(data_dir, tmp_path):
+    result = run_module("src.train", "model=dec_keras_ae", "optimizer@model.optimizer=sgd", "lr=1.0", "latent=10",
+                        "dataset.image_size=28", "epochs=2", "dataset.limit=600", "batch_size=100",
+                        "tasks=[loss,reconstruction,kmeans]", "objective=loss.val.loss",
+                        f"hydra.run.dir={tmp_path}", env={"DATA_DIR": str(data_dir)})
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert 0 < metrics["loss"]["test"]["loss"] < 0.25  # a mean over pixels in [0, 1]
+    assert 0.1 < metrics["kmeans"]["test"]["acc"] <= 1.0
+
+
 @pytest.mark.parametrize("override, key", [("model.bottleneck.beta=0", "model.bottleneck.beta"),
+                                           ("model.decoder.output=tanh", "model.decoder.output"),
+                                           ("model.encoder.batch_norm=maybe", "model.encoder.batch_norm"),
+                                           ("model.decoder.output=linear", "model.reconstruction"),
                                            ("dataset.exclude_class=10", "dataset.exclude_class"),
                                            ("dataset.image_size=29", "dataset.image_size"),
                                            ("model.encoder.units=[0]", "model.encoder.units")])

@@ -6,7 +6,7 @@ import pytest
 import torch
 from sklearn.cluster import KMeans
 
-from src.models.losses import dec_kl, idec_reconstruction, student_t_assignment, target_distribution
+from src.models.losses import dec_kl, mean_squared_error, student_t_assignment, target_distribution
 from tests.conftest import data_env
 from tests.helpers.processes import run_module
 
@@ -32,10 +32,10 @@ def test_the_target_sharpens_q_and_the_kl_is_zero_only_when_p_is_q():
 
 def test_idec_reconstruction_is_the_squared_error_per_pixel():
     x = torch.zeros(4, 1, 28, 28)
-    assert float(idec_reconstruction(x, x + 0.5)) == pytest.approx(0.25)
+    assert float(mean_squared_error(x, x + 0.5)) == pytest.approx(0.25)
     x_rec = x.clone()
     x_rec[0, 0, 0, 0] = 1.0  # one pixel of one image wrong by 1
-    assert float(idec_reconstruction(x, x_rec)) == pytest.approx(1 / (4 * 784))
+    assert float(mean_squared_error(x, x_rec)) == pytest.approx(1 / (4 * 784))
 
 
 @pytest.fixture(scope="module")

@@ -83,15 +83,18 @@ class StridedConvDecoder(nn.Module):
 class DenseDecoder(nn.Module):
     """The bake-off's fully connected decoder, the encoder's mirror: the code through one
     dense block (linear, batch norm, ReLU) per entry of `units` (20 -> 113 -> 341), then a
-    linear layer to the pixels with a sigmoid. `blocks` is a list (the last one is the output
-    layer), so that the stacked autoencoder can run and train a suffix of it."""
+    linear layer to the pixels with a sigmoid (`output: linear`: none, as DEC's autoencoder,
+    trained on the squared error). `blocks` is a list (the last one is the output layer), so
+    that the stacked autoencoder can run and train a suffix of it."""
 
-    def __init__(self, latent: int, image_size: int = 28, units: tuple[int, ...] = ()):
+    def __init__(self, latent: int, image_size: int = 28, units: tuple[int, ...] = (),
+                 batch_norm: bool = True, output: str = "sigmoid"):
         super().__init__()
         self.image_size = image_size
         sizes = [latent, *units]
-        self.blocks = nn.ModuleList([*(dense_block(a, b) for a, b in zip(sizes, sizes[1:])),
-                                     nn.Sequential(nn.Linear(sizes[-1], image_size * image_size), nn.Sigmoid())])
+        blocks = [dense_block(a, b, batch_norm) for a, b in zip(sizes, sizes[1:])]
+        last = nn.Linear(sizes[-1], image_size * image_size)  # after the blocks: the same weights at a seed
+        self.blocks = nn.ModuleList([*blocks, nn.Sequential(last, nn.Sigmoid()) if output == "sigmoid" else nn.Sequential(last)])
         self.in_features = latent
 
     def forward(self, code: torch.Tensor, start: int = 0) -> torch.Tensor:

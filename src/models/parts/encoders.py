@@ -82,8 +82,11 @@ class StridedConvEncoder(nn.Module):
         return channels_last_flat(self.blocks(x.contiguous(memory_format=torch.channels_last)))
 
 
-def dense_block(in_units: int, out_units: int) -> nn.Sequential:
-    """Linear (no bias: batch norm has one), batch norm, ReLU."""
+def dense_block(in_units: int, out_units: int, batch_norm: bool = True) -> nn.Sequential:
+    """Linear (no bias: batch norm has one), batch norm, ReLU; or, without batch norm (DEC's
+    autoencoder), linear with bias, ReLU."""
+    if not batch_norm:
+        return nn.Sequential(nn.Linear(in_units, out_units), nn.ReLU())
     return nn.Sequential(nn.Linear(in_units, out_units, bias=False), nn.BatchNorm1d(out_units), nn.ReLU())
 
 
@@ -93,10 +96,10 @@ class DenseEncoder(nn.Module):
     shallow one). The last layer to the code belongs to the bottleneck. `blocks` is a list, so
     that the stacked autoencoder can run and train a prefix of it."""
 
-    def __init__(self, image_size: int = 28, units: tuple[int, ...] = ()):
+    def __init__(self, image_size: int = 28, units: tuple[int, ...] = (), batch_norm: bool = True):
         super().__init__()
         sizes = [image_size * image_size, *units]
-        self.blocks = nn.ModuleList(dense_block(a, b) for a, b in zip(sizes, sizes[1:]))
+        self.blocks = nn.ModuleList(dense_block(a, b, batch_norm) for a, b in zip(sizes, sizes[1:]))
         self.out_features = sizes[-1]
 
     def forward(self, x: torch.Tensor, depth: int | None = None) -> torch.Tensor:

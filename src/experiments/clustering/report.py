@@ -30,10 +30,42 @@ NOT_RUN = "not run"
 SCORES = ("acc", "acc_majority", "nmi", "ari")
 
 
-def study_name(r: DictConfig, dataset: str, system: str) -> str:
-    """system: seed003 (the pretraining, named as the bake-off names it) or dec (DEC and IDEC)."""
-    name = f"seed003_{dataset}_e{r.epochs}" if system == "seed003" else f"dec_{dataset}_e{r.dec_epochs}_pre{r.epochs}"
+# The pretrainings DEC can start from (clustering.pretraining), each a sweeps/<name>_<dataset>.yaml:
+# how its rows are named, what the table says of it, its published key (published.py).
+PRETRAININGS = {
+    "seed003": {"rows": "seed 003", "published": "seed003_ae",
+                "recipe": "seed 003's autoencoder (784-500-500-2000-10, sweeps/seed003_<dataset>.yaml: batch norm, "
+                          "Adam 1e-3, batch 256, BCE, trained as the bake-off trains)"},
+    "dec_keras": {"rows": "DEC-keras pretraining", "published": "dec_keras_ae",
+                  "recipe": "DEC's autoencoder as DEC-keras pretrains it (the same units, sweeps/dec_keras_<dataset>.yaml: "
+                            "no batch norm, linear output, SGD lr 1, momentum 0.9, batch 256, squared error per pixel)"},
+}
+
+
+def study_name(r: DictConfig, dataset: str, pretraining: str, dec: bool = False) -> str:
+    """The pretraining's study (named as its sweep file names it), or with `dec` DEC's and IDEC's
+    on it (seed 003's keeps its first name, dec_<dataset>_e<dec epochs>_pre<epochs>)."""
+    epochs = r.pretraining[pretraining]
+    if not dec:
+        name = f"{pretraining}_{dataset}_e{epochs}"
+    elif pretraining == "seed003":
+        name = f"dec_{dataset}_e{r.dec_epochs}_pre{epochs}"
+    else:
+        name = f"dec_{dataset}_e{r.dec_epochs}_{pretraining}{epochs}"
     return name + (f"_limit{r.limit}" if r.limit is not None else "")
+
+
+def active(r: DictConfig) -> dict[str, int]:
+    """The pretrainings this run uses (those with epochs), in the config's order."""
+    return {name: epochs for name, epochs in r.pretraining.items() if epochs is not None}
+
+
+def method_names(pretraining: str) -> tuple[str, str, str]:
+    """Its rows: autoencoder + k-means, DEC, IDEC (seed 003's DEC and IDEC are plain DEC and IDEC)."""
+    label = PRETRAININGS[pretraining]["rows"]
+    if pretraining == "seed003":
+        return f"autoencoder + k-means ({label})", "DEC", "IDEC"
+    return f"autoencoder + k-means ({label})", f"DEC ({label})", f"IDEC ({label})"
 
 
 def scored(records: list[dict], method: str, source: str, prefix: str = "", seeds: dict | None = None) -> list[dict]:
@@ -52,16 +84,19 @@ def scored(records: list[dict], method: str, source: str, prefix: str = "", seed
 
 
 def own_trials(r: DictConfig, records: list[dict]) -> list[dict]:
-    """k-means on pixels and on the code (the pretraining study), DEC and IDEC."""
+    """Per pretraining: k-means on the code (and on the pixels, where its sweep scores them),
+    DEC and IDEC."""
     rows = []
     for dataset in r.datasets:
-        pre = [x for x in records if x["study"] == study_name(r, dataset, "seed003")]
-        dec = [x for x in records if x["study"] == study_name(r, dataset, "dec")]
-        seeds = {x["run_dir"]: x["seed"] for x in pre}
-        rows += scored(pre, "k-means on pixels", "clustering", "kmeans_pixels_")
-        rows += scored(pre, "autoencoder + k-means (seed 003)", "clustering", "kmeans_")
-        rows += scored([x for x in dec if not x.get("reconstruction")], "DEC", "clustering", "", seeds)
-        rows += scored([x for x in dec if x.get("reconstruction")], "IDEC", "clustering", "", seeds)
+        for pretraining in active(r):
+            pre = [x for x in records if x["study"] == study_name(r, dataset, pretraining)]
+            dec = [x for x in records if x["study"] == study_name(r, dataset, pretraining, dec=True)]
+            seeds = {x["run_dir"]: x["seed"] for x in pre}
+            ae, dec_name, idec_name = method_names(pretraining)
+            rows += scored(pre, "k-means on pixels", "clustering", "kmeans_pixels_")
+            rows += scored(pre, ae, "clustering", "kmeans_")
+            rows += scored([x for x in dec if not x.get("reconstruction")], dec_name, "clustering", "", seeds)
+            rows += scored([x for x in dec if x.get("reconstruction")], idec_name, "clustering", "", seeds)
     return rows
 
 
@@ -93,8 +128,12 @@ def cell(values: pd.Series, scale: float, digits: int) -> str:
 
 
 def methods(r: DictConfig) -> list[tuple[str, str | None]]:
-    return [("k-means on pixels", "kmeans_pixels"), ("autoencoder + k-means (seed 003)", "seed003_ae"),
-            ("DEC", "dec"), ("IDEC", "idec"), *((o.method, o.published) for o in r.others)]
+    """The table's rows and their published keys."""
+    own = [("k-means on pixels", "kmeans_pixels")]
+    for pretraining in active(r):
+        ae, dec, idec = method_names(pretraining)
+        own += [(ae, PRETRAININGS[pretraining]["published"]), (dec, "dec"), (idec, "idec")]
+    return [*own, *((o.method, o.published) for o in r.others)]
 
 
 def table(df: pd.DataFrame, r: DictConfig, dataset: str) -> pd.DataFrame:
@@ -152,6 +191,11 @@ def sweeps_run(storage, studies: list[str]) -> list[str]:
     return lines
 
 
+def pretraining_args(r: DictConfig) -> str:
+    """clustering.pretraining as the command line writes it, every key (null: not run)."""
+    return " ".join(f"clustering.pretraining.{name}={'null' if e is None else e}" for name, e in r.pretraining.items())
+
+
 def build_report(r: DictConfig) -> Path:
     out = Path(r.out)
     storage, names = open_studies(r.storage)
@@ -162,15 +206,15 @@ def build_report(r: DictConfig) -> Path:
     keep_the_copy(r, names, "clustering")
     df = pd.DataFrame(own_trials(r, records_of(storage, names)) + other_trials(r))
     if df.empty or not (df["source"] == "clustering").any():
-        raise UserError(f"No finished trial of this experiment in {masked(str(r.storage))} has clustering.epochs="
-                        f"{r.epochs}, clustering.dec_epochs={r.dec_epochs} and clustering.limit={r.limit}; the "
-                        "table in clustering.out is left as it is.")
+        raise UserError(f"No finished trial of this experiment in {masked(str(r.storage))} has "
+                        f"{pretraining_args(r)}, clustering.dec_epochs={r.dec_epochs} and clustering.limit={r.limit}; "
+                        "the table in clustering.out is left as it is.")
     out.mkdir(parents=True, exist_ok=True)
     df = df.sort_values(["dataset", "method", "seed", "study", "trial"]).drop_duplicates(["dataset", "method", "seed"])
     df.to_csv(out / "trials.csv", index=False, float_format="%.6g")
     copy_studies(r, storage, sorted(set(df.loc[df["source"] == "clustering", "study"])))
 
-    dec = df[df["method"].isin(["DEC", "IDEC"])]
+    dec = df[df["method"].isin([m for p in active(r) for m in method_names(p)[1:]])]
     limited = "" if r.limit is None else (f" (this experiment's own rows on the first {r.limit} images of each "
                                           "split only: a quick check)")
     lines = ["# Clustering: every method of the seeds on one protocol", "",
@@ -182,17 +226,20 @@ def build_report(r: DictConfig) -> Path:
              "was chosen by a test score). Each cell's trials are in `trials.csv`. The published numbers "
              "beside the rows come with their own protocols: most train and score on all 70,000 images at "
              "once, which is not this table's protocol.", "",
-             f"DEC and IDEC (src/models/dec.py) start from seed 003's autoencoder (784-500-500-2000-10, "
-             f"sweeps/seed003_<dataset>.yaml: Adam 1e-3, batch 256, {r.epochs} epoch{'s' if r.epochs > 1 else ''}, BCE), one DEC and one "
-             "IDEC run on each pretrained seed (their seed is the pretraining's); SGD lr 0.01, momentum 0.9, "
+             "DEC and IDEC (src/models/dec.py) start from "
+             + "; and from ".join(f"{PRETRAININGS[p]['recipe']}, {e} epoch{'s' if e > 1 else ''} (rows "
+                                  f"'{method_names(p)[0]}', '{method_names(p)[1]}', '{method_names(p)[2]}')"
+                                  for p, e in active(r).items())
+             + ". One DEC and one IDEC run on each pretrained seed (their seed is the pretraining's); SGD lr 0.01, momentum 0.9, "
              "batch 256, target every 140 steps, stopped when fewer than 0.1% of the training images change "
              f"cluster, at most {r.dec_epochs} epochs. Their minutes are DEC's own, after the pretraining's "
              "(the autoencoder + k-means row).", "",
              *(["What the numbers say: [discussion.md](discussion.md).", ""] if (out / "discussion.md").is_file() else []),
              f"Rebuild: `python -m src.clustering clustering.run=false clustering.storage={out / STUDIES_COPY} "
-             f"clustering.epochs={r.epochs} clustering.dec_epochs={r.dec_epochs}"
+             f"{pretraining_args(r)} clustering.dec_epochs={r.dec_epochs}"
              + ("" if r.limit is None else f" clustering.limit={r.limit}")
-             + f"`; rerun: `python -m src.clustering clustering.dec_epochs={r.dec_epochs}` (resumes).", ""]
+             + f"`; rerun: `python -m src.clustering {pretraining_args(r)} "
+               f"clustering.dec_epochs={r.dec_epochs}` (resumes).", ""]
     for dataset in r.datasets:
         lines += [f"## {TITLES[dataset]}", "", table(df, r, dataset).to_markdown(index=False), ""]
         picture = figure(df, r, dataset, out)

@@ -1,10 +1,11 @@
 """DEC and IDEC with one command, then the clustering table: `python -m src.clustering
 [clustering.key=value ...]` (this module; src/clustering.py is its short name).
 
-For each data set, seed 003's autoencoder is pretrained through the project's sweeper, one run
-per seed (sweeps/seed003_<dataset>.yaml); as soon as every seed of it has finished, DEC and IDEC
-run on each pretrained run (sweeps/dec_<dataset>.yaml, `model.pretrained` = that run's
-directory). Every study goes into one Optuna storage (conf/clustering.yaml); run the same
+For each data set and each pretraining of `clustering.pretraining` (seed 003's autoencoder,
+sweeps/seed003_<dataset>.yaml, and DEC-keras's, sweeps/dec_keras_<dataset>.yaml), the autoencoder
+is pretrained through the project's sweeper, one run per seed; as soon as every seed of it has
+finished, DEC and IDEC run on each pretrained run (sweeps/dec_<dataset>.yaml, `model.pretrained`
+= that run's directory). Every study goes into one Optuna storage (conf/clustering.yaml); run the same
 command again and only what is missing runs. Then the table (report.py).
 """
 from pathlib import Path
@@ -14,8 +15,8 @@ import optuna
 from omegaconf import DictConfig
 from optuna.trial import TrialState
 
-from src.experiments.clustering.report import DATASETS, build_report, study_name
-from src.experiments.common.driver import COUNTS, check_shared, drive
+from src.experiments.clustering.report import DATASETS, PRETRAININGS, active, build_report, study_name
+from src.experiments.common.driver import COUNTS, bad, check_shared, drive
 from src.experiments.common.sweep_pool import run_studies
 from src.runtime.errors import UserError
 from src.runtime.paths import CONF_DIR
@@ -25,11 +26,21 @@ BATCH_SIZE = 256  # sweeps/seed003_*.yaml and dec_*.yaml
 
 
 def check(r: DictConfig) -> None:
-    check_shared(r, "clustering", DATASETS, BATCH_SIZE, counts=(*COUNTS, "dec_epochs"))
+    check_shared(r, "clustering", DATASETS, BATCH_SIZE, counts=tuple(k for k in (*COUNTS, "dec_epochs") if k != "epochs"))
+    for name, epochs in r.pretraining.items():
+        if name not in PRETRAININGS:
+            bad("clustering", f"pretraining.{name}", epochs, f"a pretraining of {', '.join(PRETRAININGS)} "
+                "(src/experiments/clustering/report.py PRETRAININGS, each with its sweeps/<name>_<dataset>.yaml)")
+        if epochs is not None and (not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1):
+            bad("clustering", f"pretraining.{name}", epochs, "an integer >= 1 (its epochs) or null (not run)")
+    if not active(r):
+        bad("clustering", "pretraining", r.pretraining, "epochs for at least one pretraining, e.g. "
+            "clustering.pretraining.seed003=60")
 
 
-def pretraining(r: DictConfig, dataset: str) -> dict:
-    return {"study": study_name(r, dataset, "seed003"), "sweep": f"seed003_{dataset}", "fixed": {},
+def pretraining(r: DictConfig, dataset: str, name: str) -> dict:
+    return {"study": study_name(r, dataset, name), "sweep": f"{name}_{dataset}", "fixed": {},
+            "pretraining": name, "dataset": dataset, "epochs": r.pretraining[name],
             "overrides": [f"hydra.sweeper.params.seed='range(0,{r.seeds})'"], "params": {}}
 
 
@@ -47,9 +58,9 @@ def dec_after(r: DictConfig):
     """The follow-up of a pretraining study: DEC and IDEC on each of its seeds' runs, once all
     of them have finished and are on this machine."""
     def follow_up(sweep: dict) -> dict | None:
-        if not sweep["study"].startswith("seed003_"):
-            return None
-        dataset = sweep["sweep"].removeprefix("seed003_")
+        if "pretraining" not in sweep:
+            return None  # DEC's own study
+        dataset = sweep["dataset"]
         runs = pretrained_runs(r, sweep["study"])
         if len(runs) < r.seeds:
             print(f"=== DEC on {dataset} waits: {len(runs)} of {r.seeds} pretraining seeds finished "
@@ -62,7 +73,7 @@ def dec_after(r: DictConfig):
                             "start from them. Run in the folder where they were trained, or point "
                             "clustering.storage at a new file to pretrain again.")
         dirs = ",".join(f"'{runs[seed]}'" for seed in sorted(runs))
-        return {"study": study_name(r, dataset, "dec"), "sweep": f"dec_{dataset}", "fixed": {},
+        return {"study": study_name(r, dataset, sweep["pretraining"], dec=True), "sweep": f"dec_{dataset}", "fixed": {},
                 "epochs": r.dec_epochs, "overrides": [f"model.pretrained=choice({dirs})"],
                 "params": {}}
     return follow_up
@@ -71,7 +82,8 @@ def dec_after(r: DictConfig):
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="clustering")
 def main(cfg: DictConfig) -> None:
     drive(cfg.clustering, "clustering", check,
-          lambda r: run_studies(r, [pretraining(r, d) for d in r.datasets], dec_after(r)), build_report)
+          lambda r: run_studies(r, [pretraining(r, d, p) for d in r.datasets for p in active(r)], dec_after(r)),
+          build_report)
 
 
 if __name__ == "__main__":

@@ -55,7 +55,7 @@ def sweep_command(r: DictConfig, sweep: dict, cpu_jobs: int = 1) -> list[str]:
     """`python -m src.train -m sweep=<the sweeps/ file>`, its s (and n, m) fixed, `params` swept;
     `cpu_jobs` trials at once where there is no GPU."""
     args = [sys.executable, "-m", "src.train", "-m", f"sweep={sweep['sweep']}",
-            f"epochs={sweep.get('epochs', r.epochs)}", f"hydra.sweeper.study_name={sweep['study']}",
+            f"epochs={sweep['epochs'] if 'epochs' in sweep else r.epochs}", f"hydra.sweeper.study_name={sweep['study']}",
             f"hydra.sweeper.storage=${{oc.env:{STORAGE_ENV}}}", f"hydra.sweep.dir={Path(r.dir) / sweep['study']}"]
     args += sweep.get("overrides", [])
     for key, value in sweep["fixed"].items():

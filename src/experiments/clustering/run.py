@@ -16,7 +16,7 @@ from omegaconf import DictConfig
 from optuna.trial import TrialState
 
 from src.experiments.clustering.report import DATASETS, PRETRAININGS, active, build_report, study_name
-from src.experiments.common.driver import COUNTS, bad, check_shared, drive
+from src.experiments.common.driver import bad, check_shared, drive
 from src.experiments.common.sweep_pool import run_studies
 from src.runtime.errors import UserError
 from src.runtime.paths import CONF_DIR
@@ -26,7 +26,7 @@ BATCH_SIZE = 256  # sweeps/seed003_*.yaml and dec_*.yaml
 
 
 def check(r: DictConfig) -> None:
-    check_shared(r, "clustering", DATASETS, BATCH_SIZE, counts=tuple(k for k in (*COUNTS, "dec_epochs") if k != "epochs"))
+    check_shared(r, "clustering", DATASETS, BATCH_SIZE, counts=("dec_epochs", "seeds", "trials_per_gpu", "cpu_jobs", "parallel_studies"))
     for name, epochs in r.pretraining.items():
         if name not in PRETRAININGS:
             bad("clustering", f"pretraining.{name}", epochs, f"a pretraining of {', '.join(PRETRAININGS)} "

@@ -1,4 +1,5 @@
 """The levers' ablation report from a study: its means, spreads and label-free pick."""
+import math
 import statistics
 
 import optuna
@@ -43,6 +44,10 @@ def test_the_ablation_shows_mean_std_over_seeds_and_the_lowest_loss_restart(tmp_
         assert table.loc[levers, "acc test (majority) mean"] == pytest.approx(statistics.fmean(values), abs=1e-4)
         assert table.loc[levers, "acc test (majority) std"] == pytest.approx(statistics.stdev(values), abs=1e-4)
     assert table.loc["kmeans", "acc test (majority) vs none"] == pytest.approx(85 - 65, abs=1e-4)
+    from scipy.stats import ttest_ind
+    expected_p = ttest_ind([90, 80, 85], [60, 70, 65], equal_var=False).pvalue
+    assert table.loc["kmeans", "acc test (majority) vs none: Welch p"] == pytest.approx(expected_p, abs=1e-4)  # CSV: 4 digits
+    assert math.isnan(table.loc["none", "acc test (majority) vs none: Welch p"])
     # the restart with the lowest training loss, whatever its accuracy
     assert list(table["label-free pick: seed"]) == [1, 1, 2]
     assert list(table["label-free pick: acc test (majority)"]) == pytest.approx([70, 80, 75])

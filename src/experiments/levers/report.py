@@ -63,6 +63,7 @@ def ablation(all_trials: pd.DataFrame, order: list[str]) -> pd.DataFrame:
     table.insert(0, "seeds", grouped.size())
     base = table.loc["none", f"{HEADLINE} mean"] if "none" in table.index else float("nan")
     table[f"{HEADLINE} vs none"] = table[f"{HEADLINE} mean"] - base
+    table[f"{HEADLINE} vs none: Welch p"] = [welch_p(scaled, name) for name in table.index]
     picks = scaled.loc[grouped["train_loss"].idxmin()].set_index("levers")
     table["label-free pick: seed"] = picks["seed"]
     table[f"label-free pick: {HEADLINE}"] = picks[HEADLINE]
@@ -74,13 +75,25 @@ def ablation(all_trials: pd.DataFrame, order: list[str]) -> pd.DataFrame:
     return table.reindex([name for name in order if name in table.index])
 
 
+def welch_p(scaled: pd.DataFrame, setting: str) -> float:
+    """Two-sided p-value of Welch's t-test, the setting's seeds against none's, on the headline
+    score: with 3 seeds each, how far a difference stands out of the seeds' spread."""
+    from scipy.stats import ttest_ind
+
+    mine, none = (scaled.loc[scaled["levers"] == name, HEADLINE] for name in (setting, "none"))
+    if setting == "none" or len(mine) < 2 or len(none) < 2:
+        return float("nan")
+    return float(ttest_ind(mine, none, equal_var=False).pvalue)
+
+
 def markdown(table: pd.DataFrame) -> str:
     """mean ± std in one cell per score, for reading."""
     shown = pd.DataFrame(index=table.index)
     shown["seeds"] = table["seeds"].astype(str)
     for column, _, _ in SCORES:
         shown[column] = [f"{m:.2f} ± {s:.2f}" for m, s in zip(table[f"{column} mean"], table[f"{column} std"])]
-    shown[f"{HEADLINE} vs none"] = [f"{d:+.2f}" for d in table[f"{HEADLINE} vs none"]]
+    shown[f"{HEADLINE} vs none"] = [f"{d:+.2f}" if pd.isna(p) else f"{d:+.2f} (p={p:.2f})"
+                                    for d, p in zip(table[f"{HEADLINE} vs none"], table[f"{HEADLINE} vs none: Welch p"])]
     shown["label-free pick: seed"] = table["label-free pick: seed"].astype(int).astype(str)
     shown[f"label-free pick: {HEADLINE}"] = [f"{a:.2f}" for a in table[f"label-free pick: {HEADLINE}"]]
     shown["study"], shown["trials"], shown["failed seeds"] = table["study"], table["trials"], table["failed seeds"]
@@ -123,6 +136,8 @@ def write_report(cfg) -> Path:
              "The label-free pick is the seed with the lowest training loss in the paper's form "
              "(the loss task on the training images after training); no label is used to pick it. "
              "Validation labels enter only the `acc val` column, the objective a sweep would select by. "
+             "`vs none` gives Welch's two-sided p-value (scipy) of the setting's seeds against none's "
+             "on that score: with 3 seeds a side, a difference with p well above 0.05 is within the seeds' spread. "
              "A failed seed stopped with an error (its reason is in the trial's fail_reason) and is "
              "not in the means.", "",
              "Rebuild: `python -m src.experiments.levers.report "

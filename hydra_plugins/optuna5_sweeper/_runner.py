@@ -225,9 +225,10 @@ class Sweep(Claims, Output, Supervisor):
             with warnings.catch_warnings():  # experimental since Optuna 3.2, and still so in 5
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 study.set_metric_names(self.metric_names)
-        stored = {}
+        stored = {}  # each parameter's distribution as the study's trials hold it
         for t in study.get_trials(deepcopy=False):
-            stored.update({k: d for k, d in t.distributions.items() if k not in stored})
+            for key, dist in t.distributions.items():
+                stored.setdefault(key, dist)
         try:
             self.suggested = as_stored(self.space, stored, self.grid is not None,
                                        f"study {name!r} in {masked(self.storage_url)}")

@@ -15,7 +15,7 @@ import optuna
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import IntervalSweep, Override, RangeSweep, Transformer
 from optuna.distributions import (BaseDistribution, CategoricalDistribution, FloatDistribution,
-                                  IntDistribution)
+                                  IntDistribution, check_distribution_compatibility)
 
 
 class SearchSpaceError(ValueError):
@@ -119,6 +119,15 @@ def parse(params: Dict[str, Any] | None, arguments: Sequence[str]) -> SearchSpac
     return space
 
 
+def compatible(old: BaseDistribution, new: BaseDistribution) -> bool:
+    """Whether a trial may suggest `new` where the study holds `old`: Optuna's own rule."""
+    try:
+        check_distribution_compatibility(old, new)
+    except ValueError:
+        return False
+    return True
+
+
 def as_stored(space: SearchSpace, stored: Dict[str, BaseDistribution], grid: bool,
               where: str) -> Dict[str, BaseDistribution]:
     """The distributions to suggest with, given those the study's trials already hold.
@@ -132,15 +141,12 @@ def as_stored(space: SearchSpace, stored: Dict[str, BaseDistribution], grid: boo
         old = stored.get(name)
         if old is None:
             continue
-        if (type(old) is type(new) and not isinstance(new, CategoricalDistribution)
-                and getattr(old, "log", None) == getattr(new, "log", None)):
-            continue  # a numeric range may change between runs
-        if isinstance(old, CategoricalDistribution) and isinstance(new, CategoricalDistribution):
-            if old == new:
-                continue
-            if grid and set(new.choices) <= set(old.choices):
-                out[name] = old
-                continue
+        if compatible(old, new):
+            continue
+        if grid and isinstance(new, CategoricalDistribution) and isinstance(old, CategoricalDistribution) \
+                and set(new.choices) <= set(old.choices):
+            out[name] = old
+            continue
         allowed = (f"the same choices {list(old.choices)}" + (" or a subset of them" if grid else "")
                    if isinstance(old, CategoricalDistribution) else f"a distribution of the same kind ({old})")
         raise SearchSpaceError(

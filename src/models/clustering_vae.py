@@ -25,13 +25,13 @@ class ClusteringVAE(BaseModel):
     def __init__(self, encoder, decoder, bottleneck, num_classes: int = 10, recon_weight: float = 2.5,
                  kl_estimator: str = "analytic", classifier_input: str = "sampled", init: str = "torch",
                  balance_weight: float = 0.0, kl_warmup_epochs: int = 0, pretrain_epochs: int = 0,
-                 class_means_init: str = "zeros", **base):
+                 class_means_init: str = "zeros", pretrain_as: str = "vae", **base):
         """encoder, decoder: parts (src/models/parts); bottleneck: a MixturePrior still to be
         given the parts' sizes and the number of classes (a `_partial_` config). The other
         keys are the levers of conf/model/base/clustering_vae.yaml, where each is explained."""
         super().__init__(**base)
         self.save_hyperparameters("num_classes", "recon_weight", "kl_estimator", "classifier_input", "init",
-                                  "balance_weight", "kl_warmup_epochs", "pretrain_epochs", "class_means_init")
+                                  "balance_weight", "kl_warmup_epochs", "pretrain_epochs", "class_means_init", "pretrain_as")
         self.encoder = encoder
         self.decoder = decoder
         self.bottleneck = bottleneck(in_features=encoder.out_features, out_features=decoder.in_features,
@@ -40,6 +40,8 @@ class ClusteringVAE(BaseModel):
         # (KL weight, clustering on): set per epoch; the full loss outside training. Clustering
         # off (pretraining) drops the category and balance terms and holds the means at 0.
         self.register_buffer("_weights", torch.ones(2), persistent=False)
+        # Pretraining as an autoencoder: z is the posterior mean and the KL weight is 0.
+        self._autoencoding = False
 
     def loss_terms(self, x) -> dict:
         return self.terms_of(x, *self.bottleneck.posterior(self.encoder(x)))
@@ -51,7 +53,7 @@ class ClusteringVAE(BaseModel):
 
     def terms_of(self, x, mu, logvar) -> dict:
         b = self.bottleneck
-        z = b.sample(mu, logvar)
+        z = mu if self._autoencoding else b.sample(mu, logvar)
         probs = b.class_probs(z if self.hparams.classifier_input == "sampled" else mu)
         x_rec = self.decoder(b.decode(z))
         kl_weight, clustering = self._weights
@@ -67,17 +69,23 @@ class ClusteringVAE(BaseModel):
         pretraining = epoch < h.pretrain_epochs
         if epoch == h.pretrain_epochs and h.class_means_init == "kmeans":
             self.start_from_kmeans()
-        # While pretraining: a plain VAE (KL to N(0, I), no category or balance term).
-        self._weights.copy_(torch.tensor([warmup_weight(epoch, h.kl_warmup_epochs), 0.0 if pretraining else 1.0]))
+        # While pretraining: no category or balance term, and a plain VAE (KL to N(0, I)) or an
+        # autoencoder (no KL, z the posterior mean: the log-variance head rests; logvar enters
+        # no term with a weight, so nothing can drive it to overflow as in warmup_weight).
+        self._autoencoding = pretraining and h.pretrain_as == "autoencoder"
+        kl_weight = 0.0 if self._autoencoding else warmup_weight(epoch, h.kl_warmup_epochs)
+        self._weights.copy_(torch.tensor([kl_weight, 0.0 if pretraining else 1.0]))
 
     def on_train_end(self):
         self._weights.fill_(1.0)
+        self._autoencoding = False
 
     @torch.no_grad()
     def start_from_kmeans(self):
         """k-means (scikit-learn, 10 restarts) on the posterior means of the images trained
         on: the class means start at its centres and the classifier at its assignment
-        (MixturePrior.start_from). Rank 0 computes it and the other ranks take its result."""
+        (MixturePrior.start_from); after autoencoder pretraining the code is first centred and rescaled.
+        Rank 0 computes it and the other ranks take its result."""
         from sklearn.cluster import KMeans
 
         datamodule, strategy = self.trainer.datamodule, self.trainer.strategy
@@ -89,11 +97,21 @@ class ClusteringVAE(BaseModel):
         kmeans = KMeans(self.hparams.num_classes, n_init=10, random_state=seed).fit(codes.cpu().double().numpy())
         centres = torch.as_tensor(kmeans.cluster_centers_, dtype=codes.dtype, device=codes.device)
         labels = torch.as_tensor(kmeans.labels_, dtype=torch.long, device=codes.device)
-        centres, labels = strategy.broadcast((centres, labels), src=0)
+        # An autoencoder's code lies where it likes (offsets of ~50 were seen on MNIST); the
+        # prior N(mu_y, I) has unit variance and the classifier trains best on centred inputs.
+        # So centre the code and scale it (exactly: the decoder undoes it) to a pooled
+        # within-cluster variance of 1, as VaDE's Gaussian mixture would fit variances to it.
+        shift, scale = torch.zeros_like(centres[0]), 1.0
+        if self.hparams.pretrain_as == "autoencoder":
+            shift, scale = codes.mean(0), float(kmeans.inertia_ / codes.numel()) ** -0.5
+        centres, labels, shift, scale = strategy.broadcast((centres, labels, shift, scale), src=0)
+        if self.hparams.pretrain_as == "autoencoder":
+            self.bottleneck.move_code(shift, scale)
+            codes, centres = (codes - shift) * scale, (centres - shift) * scale
         agreement = self.bottleneck.start_from(centres, codes, labels,
                                                generator=torch.Generator().manual_seed(seed))
-        log.info("k-means start at epoch %d: inertia %.1f, classifier agrees with %.1f%% of its labels",
-                 self.current_epoch, kmeans.inertia_, 100 * agreement)
+        log.info("k-means start at epoch %d: inertia %.1f, code scaled by %.3g, classifier agrees "
+                 "with %.1f%% of its labels", self.current_epoch, kmeans.inertia_, scale, 100 * agreement)
 
     # --- capabilities ----------------------------------------------------------------------
     def encode(self, x, sample: bool = False) -> torch.Tensor:

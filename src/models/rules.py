@@ -7,6 +7,7 @@ PRIORS = ("learned", "standard")  # MixturePrior's prior
 KL_ESTIMATORS = ("analytic", "sampled")  # ClusteringVAE's kl_estimator (losses.py)
 CLASSIFIER_INPUTS = ("sampled", "mean")  # ClusteringVAE's classifier_input
 CLASS_MEANS_INITS = ("zeros", "kmeans")  # ClusteringVAE's class_means_init
+PRETRAIN_AS = ("vae", "autoencoder")  # ClusteringVAE's pretrain_as
 INITS = ("torch", "glorot")  # ClusteringVAE's init (parts/initialisation.py)
 OUTPUTS = ("sigmoid", "linear")  # DenseDecoder's output
 
@@ -73,7 +74,8 @@ RULES = {
         "init": one_of(INITS),
         "balance_weight": (lambda v: is_number(v) and v >= 0, "a number >= 0 (0: no balance term)"),
         "kl_warmup_epochs": (lambda v: is_int(v) and v >= 0, "an integer >= 0 (0: no KL warm-up)"),
-        "class_means_init": one_of(CLASS_MEANS_INITS)},
+        "class_means_init": one_of(CLASS_MEANS_INITS),
+        "pretrain_as": one_of(PRETRAIN_AS)},
     "src.models.parts.MixturePrior": {
         "latent": positive_int("latent size s"),
         "hidden": (lambda v: v is None or (is_int(v) and v > 0),
@@ -110,7 +112,7 @@ RULES = {
 # Keys whose allowed values depend on the rest of the config: (ok(value, cfg), what is allowed).
 RELATIVE_RULES = {
     "src.models.ClusteringVAE": {
-        "pretrain_epochs": epochs_before_the_end("epochs trained as a plain VAE first; 0: none")},
+        "pretrain_epochs": epochs_before_the_end("epochs pretrained first, see pretrain_as; 0: none")},
     "src.models.Autoencoder": {
         "reconstruction": (lambda v, cfg: v == "mse" or (v == "bce" and cfg.model.decoder.get("output") != "linear"),
                            "bce or mse with model.decoder.output=sigmoid; mse with output=linear (a binary "

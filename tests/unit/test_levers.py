@@ -106,6 +106,45 @@ def test_pretraining_then_kmeans_sets_the_class_means_at_the_kmeans_centres(data
     assert agreement > 0.9
 
 
+def test_pretraining_as_an_autoencoder_drops_the_kl_and_samples_nothing(data_dir):
+    pl.seed_everything(3)
+    model = flat_vae(pretrain_epochs=2, kl_warmup_epochs=4, pretrain_as="autoencoder")
+    record, _ = fit(model, data_dir, epochs=3)
+    # (KL weight, clustering on): no KL while pretraining, then the warm-up's weight of epoch 2
+    expected = [[0.0, 0.0], [0.0, 0.0], [0.6, 1.0]]
+    assert all(got == pytest.approx(row) for got, row in zip(record.weights, expected, strict=True))
+    start, after = record.model_at_start[0], record.model_at_start[2]
+    # the log-variance head and the classifier enter no weighted term: left as they started
+    for key in ("bottleneck.logvar_head.weight", "bottleneck.classifier.0.weight"):
+        assert torch.equal(start[key], after[key])
+    assert not torch.equal(start["bottleneck.mean_head.weight"], after["bottleneck.mean_head.weight"])
+    assert not model._autoencoding  # after training: the VAE's loss, z sampled
+
+
+@pytest.mark.parametrize("hidden", [32, None])
+def test_moving_the_code_leaves_what_is_decoded_unchanged(hidden):
+    torch.manual_seed(0)
+    bottleneck = MixturePrior(in_features=8, out_features=12, latent=4, hidden=hidden)
+    features = torch.randn(50, 8)
+    mu, _ = bottleneck.posterior(features)
+    decoded = bottleneck.decode(mu)
+    shift = torch.tensor([3.0, -1.0, 0.5, 20.0])
+    bottleneck.move_code(shift, 4.0)
+    moved, _ = bottleneck.posterior(features)
+    assert torch.allclose(moved, (mu - shift) * 4.0, atol=1e-5)
+    assert torch.allclose(bottleneck.decode(moved), decoded, atol=1e-4)
+
+
+def test_while_autoencoding_the_loss_is_deterministic():
+    x = torch.rand(16, 1, 28, 28)
+    model = flat_vae(pretrain_as="autoencoder")
+    model._autoencoding = True
+    model._weights.copy_(torch.tensor([0.0, 0.0]))
+    first, second = model.loss_terms(x), model.loss_terms(x)
+    assert torch.equal(first["loss"], second["loss"])
+    assert torch.equal(first["loss"], first["recon"])
+
+
 def test_start_from_fits_the_classifier_to_the_clustering():
     torch.manual_seed(0)
     centres = torch.randn(10, 6) * 4

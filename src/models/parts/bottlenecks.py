@@ -72,6 +72,17 @@ class MixturePrior(nn.Module):
         noise = torch.randn(k, per_class, d, generator=generator).to(self.class_means.device)
         return self.class_means.unsqueeze(1) + noise
 
+    @torch.no_grad()
+    def move_code(self, shift: torch.Tensor, factor: float):
+        """Make the posterior mean (mu - shift) * factor and let the decoder's first layer
+        undo it (W z + b = (W / factor) z' + (W shift + b)): decode(mu) is unchanged, only
+        where the code lies moves (against the prior's unit variance)."""
+        self.mean_head.bias.sub_(shift).mul_(factor)
+        self.mean_head.weight.mul_(factor)
+        first = self.from_latent if isinstance(self.from_latent, nn.Linear) else self.from_latent[0]
+        first.bias.add_(first.weight @ shift)
+        first.weight.div_(factor)
+
     @torch.enable_grad()
     def start_from(self, centres: torch.Tensor, codes: torch.Tensor, labels: torch.Tensor,
                    steps: int = 3000, batch_size: int = 256, lr: float = 1e-2, generator=None) -> float:

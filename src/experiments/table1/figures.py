@@ -7,11 +7,12 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 from scipy.optimize import linear_sum_assignment  # noqa: E402
 
 from src.experiments.table1 import paper  # noqa: E402
-from src.experiments.table1.rows import DATASET_TITLES, NOT_RUN, mean_std, trace  # noqa: E402
+from src.experiments.table1.rows import DATASET_TITLES, NOT_RUN  # noqa: E402
 from src.runs import load_run  # noqa: E402
 from src.tasks.pictures import save_cluster_grid, tile  # noqa: E402
 from src.tasks.scores import contingency  # noqa: E402
@@ -29,17 +30,15 @@ class Figures:
     def __init__(self, runs: list[dict], out: Path):
         self.runs, self.out = runs, out
 
-    def plot_acc_vs_s(self, rows: list[dict], dataset: str) -> Path:
-        mine = [r for r in rows if r["dataset"] == dataset]
+    def plot_acc_vs_s(self, rows: pd.DataFrame, dataset: str) -> Path:
+        mine = rows[rows["dataset"] == dataset]
+        ran = mine[mine["seeds"] > 0]
         fig, ax = plt.subplots(figsize=(6, 4))
-        ax.plot([r["s"] for r in mine], [r["paper acc test"] for r in mine], "o--", color="gray",
-                label="paper (Table 1)")
+        ax.plot(mine["s"], mine["paper acc test"], "o--", color="gray", label="paper (Table 1)")
         for column, marker, label in (("acc test (majority)", "s", "ours, majority vote"),
                                       ("acc test (Hungarian)", "^", "ours, Hungarian")):
-            ran = [r for r in mine if r[column]]
-            ax.errorbar([r["s"] for r in ran], [mean_std(r[column])[0] for r in ran],
-                        yerr=[mean_std(r[column])[1] for r in ran], fmt=marker, capsize=3, label=label)
-        not_run = [str(r["s"]) for r in mine if not r["acc test (majority)"]]
+            ax.errorbar(ran["s"], ran[f"{column} mean"], yerr=ran[f"{column} std"], fmt=marker, capsize=3, label=label)
+        not_run = [str(s) for s in mine.loc[mine["seeds"] == 0, "s"]]
         title = f"{DATASET_TITLES[dataset]}: test accuracy, conv-optimized VAE"
         if not_run:
             title += f"\nnot run: s = {', '.join(not_run)}"
@@ -47,20 +46,19 @@ class Figures:
         ax.legend(loc="lower right", fontsize=8)
         return self.save(fig, f"acc_vs_s_{dataset}.png")
 
-    def plot_conv_vs_flat(self, rows: list[dict], dataset: str) -> Path:
-        ran = [r for r in rows if r["dataset"] == dataset and (r["acc test (majority)"] or r["flat acc test (majority)"])]
+    def plot_conv_vs_flat(self, rows: pd.DataFrame, dataset: str) -> Path:
+        ran = rows[(rows["dataset"] == dataset) & ((rows["seeds"] > 0) | (rows["flat seeds"] > 0))]
         fig, ax = plt.subplots(figsize=(6, 4))
         x = np.arange(len(ran))
         for offset, column, label in ((-0.2, "flat acc test (majority)", "flat VAE (best m)"),
                                       (0.2, "acc test (majority)", "conv-optimized VAE (best n, m)")):
-            heights = [mean_std(r[column])[0] if r[column] else 0 for r in ran]
-            errors = [mean_std(r[column])[1] if r[column] else 0 for r in ran]
-            ax.bar(x + offset, heights, 0.4, yerr=errors, capsize=3, label=label)
+            ax.bar(x + offset, ran[f"{column} mean"].fillna(0), 0.4, yerr=ran[f"{column} std"].fillna(0),
+                   capsize=3, label=label)
         base = paper.FLAT_BASELINE[dataset]
         ax.axhline(base.acc, color="gray", ls=":", label=f"paper's flat peak ({base.acc:.0f}%, s={base.latent})")
-        ax.set_xticks(x, [f"s={r['s']}" for r in ran])
+        ax.set_xticks(x, [f"s={s}" for s in ran["s"]])
         ax.set(ylabel="test accuracy, majority vote (%)", ylim=(0, 100),
-               title=f"{DATASET_TITLES[dataset]}: conv vs flat" + ("" if ran else f" ({NOT_RUN})"))
+               title=f"{DATASET_TITLES[dataset]}: conv vs flat" + ("" if len(ran) else f" ({NOT_RUN})"))
         ax.legend(loc="lower right", fontsize=8)
         return self.save(fig, f"conv_vs_flat_{dataset}.png")
 
@@ -72,7 +70,7 @@ class Figures:
         gone = [r for r in runs if not (Path(r["run_dir"]) / "checkpoints" / "last.ckpt").is_file()]
         if not gone:
             return None
-        which = ", ".join(f"{trace([r])} ({r['run_dir']})" for r in gone)
+        which = ", ".join(f"{r['study']}#{r['trial']} ({r['run_dir']})" for r in gone)
         return f"not drawn: the checkpoint{'s' if len(gone) > 1 else ''} of {which} " \
                f"{'are' if len(gone) > 1 else 'is'} not on this machine"
 

@@ -18,18 +18,18 @@ No model is trained; the sample figures load the runs' final checkpoints, and sa
 where those are not on this machine (a study shared through PostgreSQL, a copied journal).
 Numbers: rows.py; figures: figures.py; the markdown and CSV: here.
 """
-import csv
 import os
 from pathlib import Path
 
 import hydra
+import pandas as pd
 from omegaconf import DictConfig
 
 from hydra_plugins.optuna5_sweeper.storage import masked
 from src.experiments.common.studies_copy import STUDIES_COPY, copy_studies, keep_the_copy
 from src.experiments.table1 import paper
 from src.experiments.table1.figures import Figures
-from src.experiments.table1.rows import DATASET_TITLES, NOT_RUN, Rows, fmt, mean_std, unique_runs
+from src.experiments.table1.rows import DATASET_TITLES, NOT_RUN, Rows, cell, signed, unique_runs
 from src.experiments.table1.studies import levers_of
 from src.runtime.errors import UserError, exit_with
 from src.runtime.paths import CONF_DIR, ROOT
@@ -59,24 +59,10 @@ class Report:
                 f"is left as it is. Runs there have (epochs, limit, levers): {', '.join(map(str, found)) or 'none'}.")
 
     # --- writing ---------------------------------------------------------------------------
-    def write_csv(self, rows: list[dict]) -> Path:
+    def write_csv(self, rows: pd.DataFrame) -> Path:
         path = self.out / "table1.csv"
-        flat = []
-        for row in rows:
-            line = {}
-            for key, value in row.items():
-                if isinstance(value, list):
-                    line[f"{key} mean"] = f"{mean_std(value)[0]:.4f}" if value else NOT_RUN
-                    line[f"{key} std"] = f"{mean_std(value)[1]:.4f}" if value else NOT_RUN
-                elif value is None:
-                    line[key] = NOT_RUN
-                else:
-                    line[key] = f"{value:.4f}" if isinstance(value, float) else value
-            flat.append(line)
-        with open(path, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(flat[0]))
-            writer.writeheader()
-            writer.writerows(flat)
+        rows.drop(columns="flat seeds").to_csv(path, index=False, float_format="%.4f", na_rep=NOT_RUN,
+                                               lineterminator="\r\n")
         return path
 
     def write(self) -> Path:
@@ -122,48 +108,47 @@ class Report:
             "",
         ]
 
-    def conv_table(self, rows: list[dict]) -> list[str]:
-        lines = ["## Conv-optimized VAE: best (n, m) per s", "",
-                 "| data set | s | paper n, m | our n, m | (n, m) tried | seeds | loss train | loss test "
-                 "| paper loss train / test | acc train (maj.) | acc test (maj.) | paper acc test | diff "
-                 "| acc test (Hungarian) |",
-                 "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-        for r in rows:
-            ran = bool(r["seeds"])
-            lines.append(
-                f"| {DATASET_TITLES[r['dataset']]} | {r['s']} | {r['paper n']}, {r['paper m']} | "
-                + (f"{r['n']}, {r['m']} | {r['(n, m) tried']} | {r['seeds']} | " if ran else f"{NOT_RUN} | 0 | 0 | ")
-                + f"{fmt(r['loss train'])} | {fmt(r['loss test'])} | {r['paper loss train']} / {r['paper loss test']} | "
-                f"{fmt(r['acc train (majority)'])} | {fmt(r['acc test (majority)'])} | {r['paper acc test']} | "
-                + (f"{r['diff acc test']:+.2f}" if ran else NOT_RUN)
-                + f" | {fmt(r['acc test (Hungarian)'])} |")
-        return lines + [""]
+    def conv_table(self, rows: pd.DataFrame) -> list[str]:
+        shown = pd.DataFrame({
+            "data set": rows["dataset"].map(DATASET_TITLES), "s": rows["s"].astype(str),
+            "paper n, m": [f"{n}, {m}" for n, m in zip(rows["paper n"], rows["paper m"])],
+            "our n, m": [f"{n}, {m}" if seeds else NOT_RUN for n, m, seeds in zip(rows["n"], rows["m"], rows["seeds"])],
+            "(n, m) tried": rows["(n, m) tried"].astype(str), "seeds": rows["seeds"].astype(str),
+            "loss train": [cell(r, "loss train") for _, r in rows.iterrows()],
+            "loss test": [cell(r, "loss test") for _, r in rows.iterrows()],
+            "paper loss train / test": [f"{a} / {b}" for a, b in zip(rows["paper loss train"], rows["paper loss test"])],
+            "acc train (maj.)": [cell(r, "acc train (majority)") for _, r in rows.iterrows()],
+            "acc test (maj.)": [cell(r, "acc test (majority)") for _, r in rows.iterrows()],
+            "paper acc test": rows["paper acc test"].astype(str),
+            "diff": rows["diff acc test"].map(signed),
+            "acc test (Hungarian)": [cell(r, "acc test (Hungarian)") for _, r in rows.iterrows()]})
+        return ["## Conv-optimized VAE: best (n, m) per s", "", markdown(shown), ""]
 
-    def baseline_table(self, baselines: list[dict]) -> list[str]:
-        lines = ["## Flat-VAE baseline at the paper's peak", "",
-                 "| data set | s | m | seeds | acc test (maj.) | paper | diff | acc test (Hungarian) |",
-                 "|---|---|---|---|---|---|---|---|"]
-        for b in baselines:
-            diff = f"{b['diff']:+.2f}" if b["diff"] is not None else NOT_RUN
-            lines.append(f"| {DATASET_TITLES[b['dataset']]} | {b['s']} | {b['m']} | {b['seeds']} | "
-                         f"{fmt(b['acc test (majority)'])} | {b['paper']} | {diff} | {fmt(b['acc test (Hungarian)'])} |")
-        lines += ["", "Reference lines (not run here): "
-                  + "; ".join(f"{DATASET_TITLES[d]}: {name} {acc}%" for d, refs in paper.REFERENCES.items()
-                              for name, acc in refs) + ".", ""]
-        return lines
+    def baseline_table(self, baselines: pd.DataFrame) -> list[str]:
+        shown = pd.DataFrame({
+            "data set": baselines["dataset"].map(DATASET_TITLES), "s": baselines["s"].astype(str),
+            "m": baselines["m"].astype(str), "seeds": baselines["seeds"].astype(str),
+            "acc test (maj.)": [cell(b, "acc test (majority)") for _, b in baselines.iterrows()],
+            "paper": baselines["paper"].astype(str), "diff": baselines["diff"].map(signed),
+            "acc test (Hungarian)": [cell(b, "acc test (Hungarian)") for _, b in baselines.iterrows()]})
+        return ["## Flat-VAE baseline at the paper's peak", "", markdown(shown), "",
+                "Reference lines (not run here): "
+                + "; ".join(f"{DATASET_TITLES[d]}: {name} {acc}%" for d, refs in paper.REFERENCES.items()
+                            for name, acc in refs) + ".", ""]
 
-    def gain_table(self, rows: list[dict]) -> list[str]:
-        lines = [f"## Conv minus flat (the paper claims about {paper.CLAIMED_GAIN:.0f} points)", "",
-                 "Same data set and s; each model at its best m (and n), test accuracy, majority vote.", "",
-                 "| data set | s | conv | flat (m) | conv - flat |", "|---|---|---|---|---|"]
-        for r in rows:
-            if r["acc test (majority)"] or r["flat acc test (majority)"]:
-                gain = f"{r['conv - flat']:+.2f}" if r["conv - flat"] is not None else NOT_RUN
-                lines.append(f"| {DATASET_TITLES[r['dataset']]} | {r['s']} | {fmt(r['acc test (majority)'])} | "
-                             f"{fmt(r['flat acc test (majority)'])} ({r['flat m']}) | {gain} |")
-        if len(lines) == 6:
-            lines.append(f"| all | - | {NOT_RUN} | {NOT_RUN} | {NOT_RUN} |")
-        return lines + [""]
+    def gain_table(self, rows: pd.DataFrame) -> list[str]:
+        ran = rows[(rows["seeds"] > 0) | (rows["flat seeds"] > 0)]
+        shown = pd.DataFrame({
+            "data set": ran["dataset"].map(DATASET_TITLES), "s": ran["s"].astype(str),
+            "conv": [cell(r, "acc test (majority)") for _, r in ran.iterrows()],
+            "flat (m)": [f"{cell(r, 'flat acc test (majority)', prefix='flat ')} ({r['flat m']})"
+                         if r["flat seeds"] else NOT_RUN for _, r in ran.iterrows()],
+            "conv - flat": ran["conv - flat"].map(signed)})
+        if shown.empty:
+            shown.loc[0] = ["all", "-", NOT_RUN, NOT_RUN, NOT_RUN]
+        return [f"## Conv minus flat (the paper claims about {paper.CLAIMED_GAIN:.0f} points)", "",
+                "Same data set and s; each model at its best m (and n), test accuracy, majority vote.", "",
+                markdown(shown), ""]
 
     def figure_section(self, figures, samples, diversity, clusters, cluster_run) -> list[str]:
         lines = ["## Figures", ""] + [f"![{p.stem}]({p.name})" for p in figures] + [""]
@@ -188,23 +173,20 @@ class Report:
                       "(left) and samples generated from it (right).", "", f"![mnist clusters]({clusters.name})", ""]
         return lines
 
-    def verdicts(self, rows: list[dict], baselines: list[dict]) -> list[str]:
+    def verdicts(self, rows: pd.DataFrame, baselines: pd.DataFrame) -> list[str]:
         """Which rows reproduce: our mean within 2 points of the paper's value, or above it."""
         lines = ["## Which rows reproduce", "",
                  "A row reproduces when our mean test accuracy (majority vote) is at most 2 points "
                  "below the paper's, or above it.", ""]
-        for r in rows:
-            if not r["seeds"]:
-                continue
+        for _, r in rows[rows["seeds"] > 0].iterrows():
             verdict = "reproduces" if r["diff acc test"] >= -2 else "does not reproduce"
-            lines.append(f"- {DATASET_TITLES[r['dataset']]} s={r['s']}: {fmt(r['acc test (majority)'])} "
+            lines.append(f"- {DATASET_TITLES[r['dataset']]} s={r['s']}: {cell(r, 'acc test (majority)')} "
                          f"against {r['paper acc test']} ({r['diff acc test']:+.2f}): {verdict}.")
-        for b in baselines:
-            if b["seeds"]:
-                verdict = "reproduces" if b["diff"] >= -2 else "does not reproduce"
-                lines.append(f"- flat baseline {DATASET_TITLES[b['dataset']]} s={b['s']} m={b['m']}: "
-                             f"{fmt(b['acc test (majority)'])} against {b['paper']} ({b['diff']:+.2f}): {verdict}.")
-        missing = [f"{DATASET_TITLES[r['dataset']]} s={r['s']}" for r in rows if not r["seeds"]]
+        for _, b in baselines[baselines["seeds"] > 0].iterrows():
+            verdict = "reproduces" if b["diff"] >= -2 else "does not reproduce"
+            lines.append(f"- flat baseline {DATASET_TITLES[b['dataset']]} s={b['s']} m={b['m']}: "
+                         f"{cell(b, 'acc test (majority)')} against {b['paper']} ({b['diff']:+.2f}): {verdict}.")
+        missing = [f"{DATASET_TITLES[d]} s={s}" for d, s in rows.loc[rows["seeds"] == 0, ["dataset", "s"]].values]
         if missing:
             lines.append(f"- not run: {', '.join(missing)}.")
         return lines + [""]
@@ -218,6 +200,11 @@ class Report:
                 f"sweeps (start-up included) {prov['sweep_seconds'] / 60:.1f} min",
                 "- commands:", *[f"  - `{c}`" for c in prov["commands"]],
                 f"- studies: {', '.join(f'`{s}`' for s in prov['studies'])}", ""]
+
+
+def markdown(shown: pd.DataFrame) -> str:
+    """A table of formatted cells (strings), as they are."""
+    return shown.to_markdown(index=False, disable_numparse=True)
 
 
 def build_report(r: DictConfig) -> Path:

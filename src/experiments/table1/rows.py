@@ -1,13 +1,17 @@
-"""Table 1's rows from the finished runs: our best (n, m) per s against the paper's row, the
-flat baselines, and where the runs came from. Numbers only; report.py writes them."""
-import statistics
+"""Table 1's rows from the finished runs, as pandas tables: our best (n, m) per s against the
+paper's row, the flat baselines, and where the runs came from. Numbers only; report.py
+writes them (CSV as they are, markdown through `cell`).
 
+A score appears as two columns, `<score> mean` and `<score> std` over the seeds of the row's
+point (std 0 for one seed); a row without runs has `seeds` 0 and NaN or NA elsewhere, which
+the writers show as "not run".
+"""
 import optuna
+import pandas as pd
 from omegaconf import DictConfig
 
 from src.experiments.table1 import paper
 from src.experiments.table1.studies import best_point
-from src.trials.records import select
 
 NOT_RUN = "not run"
 DATASET_TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
@@ -16,6 +20,7 @@ SCORES = [("loss train", "train_loss", 1), ("loss test", "test_loss", 1),
           ("acc train (majority)", "train_acc_majority", 100), ("acc test (majority)", "test_acc_majority", 100),
           ("acc train (Hungarian)", "train_acc", 100), ("acc test (Hungarian)", "test_acc", 100)]
 POINT = ("model", "dataset", "latent", "layers", "hidden", "seed", "epochs", "limit")
+ROW = ["dataset", "s"]  # what names a row of Table 1
 
 
 def unique_runs(records: list[dict]) -> list[dict]:
@@ -30,79 +35,96 @@ def unique_runs(records: list[dict]) -> list[dict]:
     return runs
 
 
-def mean_std(values: list[float]) -> tuple[float, float]:
-    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+def runs_frame(runs: list[dict]) -> pd.DataFrame:
+    """One row per run: its settings, its scores under the report's column names (scaled),
+    and `trace` (study#trial)."""
+    df = pd.DataFrame(runs, columns=[*POINT, "study", "trial", *(key for _, key, _ in SCORES)])
+    df = df.assign(**{column: df[key] * scale for column, key, scale in SCORES}, s=df["latent"])
+    return df.assign(trace=df["study"] + "#" + df["trial"].astype(str))
 
 
-def fmt(values: list[float] | None) -> str:
-    if not values:
-        return NOT_RUN
-    mean, std = mean_std(values)
-    return f"{mean:.2f}" if len(values) == 1 else f"{mean:.2f} ± {std:.2f}"
+def summary(runs: pd.DataFrame, columns: list[str], prefix: str = "") -> pd.DataFrame:
+    """Per row of Table 1 (ROW): `seeds`, mean and std of each column (std 0 for one seed),
+    and `trials`, the runs' traces in seed order."""
+    grouped = runs.sort_values("seed").groupby(ROW)
+    stats = grouped[columns].agg(["mean", "std"])
+    stats.columns = [f"{prefix}{column} {stat}" for column, stat in stats.columns]
+    stats = stats.fillna({f"{prefix}{column} std": 0.0 for column in columns})  # one seed
+    stats.insert(0, f"{prefix}seeds", grouped.size())
+    stats[f"{prefix}trials"] = grouped["trace"].agg(", ".join)
+    return stats
 
 
-def trace(runs: list[dict]) -> str:
-    return ", ".join(f"{r['study']}#{r['trial']}" for r in runs)
+def cell(row: pd.Series, column: str, prefix: str = "") -> str:
+    """A score's markdown cell: mean ± std over the seeds, the value for one seed, or not run."""
+    seeds = row[f"{prefix}seeds"]
+    mean, std = row[f"{column} mean"], row[f"{column} std"]
+    return NOT_RUN if seeds == 0 else f"{mean:.2f}" if seeds == 1 else f"{mean:.2f} ± {std:.2f}"
+
+
+def signed(value) -> str:
+    return NOT_RUN if pd.isna(value) else f"{value:+.2f}"
 
 
 class Rows:
     def __init__(self, r: DictConfig, runs: list[dict], storage):
         self.r, self.runs, self.storage = r, runs, storage
+        self.frame = runs_frame(runs)
 
     # --- rows ------------------------------------------------------------------------------
-    def best_runs(self, model: str, dataset: str, latent: int) -> tuple[dict | None, list[dict]]:
-        """The best (n, m) at this s (seed 0's val accuracy) and its runs over every seed."""
-        point = best_point(self.runs, model, dataset, latent, self.r.epochs, self.r.limit, self.r.levers)
-        if point is None:
-            return None, []
-        match = {"hidden": point["hidden"]}
-        if model == "conv_vae":
-            match["layers"] = point["layers"]
-        runs = select(self.runs, model=model, dataset=dataset, latent=latent, **match)
-        return point, sorted(runs, key=lambda x: x["seed"])
-
-    def grid_size(self, model: str, dataset: str, latent: int) -> int:
-        return len({(x["layers"], x["hidden"]) for x in
-                    select(self.runs, model=model, dataset=dataset, latent=latent, seed=0)})
-
-    def table_rows(self) -> list[dict]:
-        rows = []
+    def best_runs(self, model: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Per row of the paper: the best (n, m) at its s (seed 0's val accuracy), and the
+        runs of that point over every seed."""
+        points, chosen = [], []
+        df = self.frame[self.frame["model"] == model]
         for row in paper.TABLE1:
-            point, runs = self.best_runs("conv_vae", row.dataset, row.latent)
-            flat_point, flat_runs = self.best_runs("flat_vae", row.dataset, row.latent)
-            out = {"dataset": row.dataset, "s": row.latent, "paper n": row.layers, "paper m": row.hidden,
-                   "n": point["layers"] if point else NOT_RUN, "m": point["hidden"] if point else NOT_RUN,
-                   "(n, m) tried": self.grid_size("conv_vae", row.dataset, row.latent),
-                   "seeds": len(runs)}
-            for column, key, scale in SCORES:
-                out[column] = [x[key] * scale for x in runs]
-            out["paper loss train"], out["paper loss test"] = row.loss_train, row.loss_test
-            out["paper acc train"], out["paper acc test"] = row.acc_train, row.acc_test
-            ours = out["acc test (majority)"]
-            out["diff acc test"] = mean_std(ours)[0] - row.acc_test if ours else None
-            flat = [x["test_acc_majority"] * 100 for x in flat_runs]
-            out["flat m"] = flat_point["hidden"] if flat_point else NOT_RUN
-            out["flat acc test (majority)"] = flat
-            out["conv - flat"] = mean_std(ours)[0] - mean_std(flat)[0] if ours and flat else None
-            out["trials"] = trace(runs)
-            out["flat trials"] = trace(flat_runs)
-            rows.append(out)
-        return rows
+            point = best_point(self.runs, model, row.dataset, row.latent, self.r.epochs, self.r.limit, self.r.levers)
+            at_s = df[(df["dataset"] == row.dataset) & (df["latent"] == row.latent)]
+            tried = at_s.loc[at_s["seed"] == 0, ["layers", "hidden"]].drop_duplicates()
+            points.append({"dataset": row.dataset, "s": row.latent, "n": point and point["layers"],
+                           "m": point and point["hidden"], "(n, m) tried": len(tried)})
+            if point is not None:
+                match = at_s["hidden"] == point["hidden"]
+                if model == "conv_vae":
+                    match &= at_s["layers"] == point["layers"]
+                chosen.append(at_s[match])
+        points = pd.DataFrame(points).astype({"n": "Int64", "m": "Int64"}).set_index(ROW)
+        return points, pd.concat(chosen) if chosen else self.frame.iloc[:0]
 
-    def baseline_rows(self) -> list[dict]:
-        rows = []
-        for dataset, base in paper.FLAT_BASELINE.items():
-            runs = select(self.runs, model="flat_vae", dataset=dataset, latent=base.latent, hidden=base.hidden)
-            acc = [x["test_acc_majority"] * 100 for x in runs]
-            rows.append({"dataset": dataset, "s": base.latent, "m": base.hidden, "seeds": len(runs),
-                         "acc test (majority)": acc,
-                         "acc test (Hungarian)": [x["test_acc"] * 100 for x in runs],
-                         "paper": base.acc, "diff": mean_std(acc)[0] - base.acc if acc else None,
-                         "trials": trace(runs)})
-        return rows
+    def table_rows(self) -> pd.DataFrame:
+        """Table 1's rows, in the paper's order, with the flat model's best m beside them."""
+        scores = [column for column, _, _ in SCORES]
+        table = pd.DataFrame(paper.TABLE1).rename(columns={
+            "latent": "s", "layers": "paper n", "hidden": "paper m", "loss_train": "paper loss train",
+            "loss_test": "paper loss test", "acc_train": "paper acc train", "acc_test": "paper acc test"})
+        points, runs = self.best_runs("conv_vae")
+        flat_points, flat_runs = self.best_runs("flat_vae")
+        table = table.join(points, on=ROW).join(summary(runs, scores), on=ROW)
+        table = table.join(flat_points["m"].rename("flat m"), on=ROW)
+        table = table.join(summary(flat_runs, ["acc test (majority)"], prefix="flat "), on=ROW)
+        table[["seeds", "flat seeds"]] = table[["seeds", "flat seeds"]].fillna(0).astype(int)
+        table[["trials", "flat trials"]] = table[["trials", "flat trials"]].fillna("")
+        table["diff acc test"] = table["acc test (majority) mean"] - table["paper acc test"]
+        table["conv - flat"] = table["acc test (majority) mean"] - table["flat acc test (majority) mean"]
+        return table[["dataset", "s", "paper n", "paper m", "n", "m", "(n, m) tried", "seeds",
+                      *(f"{c} {stat}" for c in scores for stat in ("mean", "std")),
+                      "paper loss train", "paper loss test", "paper acc train", "paper acc test", "diff acc test",
+                      "flat m", "flat acc test (majority) mean", "flat acc test (majority) std", "conv - flat",
+                      "trials", "flat trials", "flat seeds"]]
+
+    def baseline_rows(self) -> pd.DataFrame:
+        """The flat model at the paper's stated peak (s, m) per data set, every seed."""
+        bases = pd.DataFrame(list(paper.FLAT_BASELINE.values())).rename(
+            columns={"latent": "s", "hidden": "m", "acc": "paper"})
+        df = self.frame[self.frame["model"] == "flat_vae"]
+        at_peak = df.merge(bases[[*ROW, "m"]], left_on=[*ROW, "hidden"], right_on=[*ROW, "m"])
+        table = bases.join(summary(at_peak, ["acc test (majority)", "acc test (Hungarian)"]), on=ROW)
+        table["seeds"] = table["seeds"].fillna(0).astype(int)
+        table["diff"] = table["acc test (majority) mean"] - table["paper"]
+        return table
 
     def provenance(self) -> dict:
-        studies = sorted({x["study"] for x in self.runs})
+        studies = sorted(self.frame["study"].unique())
         commands, hardware, sweep_seconds = [], set(), 0.0
         for name in studies:
             for run in optuna.load_study(study_name=name, storage=self.storage).user_attrs.get("runs", []):

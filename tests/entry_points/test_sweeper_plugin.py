@@ -33,6 +33,7 @@ def journal(path: Path) -> optuna.storages.JournalStorage:
     return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
 
 
+@pytest.mark.slow
 def test_documented_config_runs_tpe_and_reports_the_best(tmp_path):
     result = run_app(tmp_path, "hydra.sweeper.n_trials=6")
     assert result.returncode == 0, result.stderr[-3000:]
@@ -331,6 +332,7 @@ def test_a_grid_widened_by_a_parameter_runs_its_new_points_and_a_done_grid_start
     assert again.stdout.count("nothing to run") == 1 and "workers started" not in again.stdout
 
 
+@pytest.mark.slow
 def test_a_grid_over_a_subset_of_the_stored_choices_runs_and_other_choices_are_refused_up_front(tmp_path):
     store = tmp_path / "study.log"
     base = ["hydra/sweeper/sampler=grid", f"hydra.sweeper.storage={store}", "y=0"]

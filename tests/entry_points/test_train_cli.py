@@ -35,6 +35,7 @@ def test_multirun_latent_line_makes_one_run_dir_each(data_dir, tmp_path):
     assert re.search(r"test\s+\d+\.\d+\s+\d+\.\d+%", result.stdout)
 
 
+@pytest.mark.slow
 def test_flat_model_on_fashion_mnist_runs(data_dir, tmp_path):
     result = run_module("src.train", "model=flat_vae", "dataset=fashion_mnist", "latent=10",
                         "hidden=100", "tasks=[loss,clustering]", "model.compile=false", *TINY, f"hydra.run.dir={tmp_path}",
@@ -83,6 +84,7 @@ def test_missing_data_is_one_clear_paragraph(tmp_path):
     assert "train-images-idx3-ubyte" in result.stderr and f"{tmp_path}/empty/MNIST/raw" in result.stderr
 
 
+@pytest.mark.slow
 def test_nan_loss_stops_the_run_naming_epoch_and_step(data_dir, tmp_path):
     result = run_module("src.train", "lr=1e30", "tasks=[loss,clustering]", *TINY, f"hydra.run.dir={tmp_path}",
                         env={"DATA_DIR": str(data_dir)})
@@ -119,6 +121,7 @@ def test_a_single_run_keeps_library_chatter_off_the_console(data_dir, tmp_path):
     assert "GPU available" in log and "log_every_n_steps" in log  # kept in the run's log
 
 
+@pytest.mark.slow
 def test_evaluate_runs_tasks_again_on_a_finished_run(data_dir, tmp_path):
     result = run_module("src.train", "epochs=1", "model=flat_vae", "model.compile=false", "dataset.limit=512",
                         "tasks=[loss]", "objective=loss.val.loss", f"hydra.run.dir={tmp_path}",
@@ -138,6 +141,7 @@ def test_evaluate_runs_tasks_again_on_a_finished_run(data_dir, tmp_path):
     assert bad.returncode == 2 and "config.yaml is missing" in bad.stderr and "Traceback" not in bad.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["conv_vae", "seed001_vae"])
 def test_every_lever_switched_on_trains_and_evaluates(model, data_dir, tmp_path):
     """One epoch pretrained as a plain VAE, then the k-means start and one epoch with every

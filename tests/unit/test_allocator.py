@@ -46,6 +46,7 @@ def faults_per_step(*modes: str) -> list[str]:
     return [stdout.strip().splitlines()[-1] for stdout, _ in outputs]
 
 
+@pytest.mark.slow
 def test_kept_memory_is_reused_by_the_next_training_step():
     kept, default = faults_per_step("keep", "default")
     if kept == "unsupported":

@@ -125,6 +125,7 @@ def test_decs_autoencoder_has_no_batch_norm_a_linear_output_and_trains_on_the_me
     assert float(mean_squared_error(torch.zeros(2, 1, 4, 4), torch.full((2, 1, 4, 4), 0.5))) == pytest.approx(0.25)
 
 
+@pytest.mark.slow
 def test_decs_autoencoder_trains_through_the_entry_point(data_dir, tmp_path):
     result = run_module("src.train", "model=dec_keras_ae", "optimizer@model.optimizer=sgd", "lr=1.0", "latent=10",
                         "dataset.image_size=28", "epochs=2", "dataset.limit=600", "batch_size=100",

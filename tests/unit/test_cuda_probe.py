@@ -2,6 +2,8 @@
 import subprocess
 import sys
 
+import pytest
+
 from tests.helpers.processes import ROOT
 
 # Counts the attempts to load NVML (torch imports ctypes.CDLL at each probe) during five
@@ -39,6 +41,7 @@ print(before, after, skipped, answer == torch.cuda.is_available(), os.environ["P
 """
 
 
+@pytest.mark.slow
 def test_adam_steps_stop_loading_nvml_where_it_is_missing():
     run = subprocess.run([sys.executable, "-c", ADAM_STEPS], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]

@@ -145,6 +145,7 @@ def test_every_model_config_builds_and_trains_one_step(name, request):
     assert "latent" in model.identity
 
 
+@pytest.mark.slow
 def test_compile_option_compiles_the_training_step():
     from torch._dynamo.utils import counters
 

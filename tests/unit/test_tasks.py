@@ -44,6 +44,7 @@ def vae_run(tmp_path_factory):
     return dm, trained(dm, partial(GaussianCode, latent=4)), tmp_path_factory.mktemp("run")
 
 
+@pytest.mark.slow
 def test_sampling_interpolation_and_latent_map_write_their_pictures(vae_run):
     dm, model, run_dir = vae_run
     threads = torch.get_num_threads()

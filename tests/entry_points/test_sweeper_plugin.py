@@ -47,6 +47,7 @@ def test_documented_config_runs_tpe_and_reports_the_best(tmp_path):
     assert set(written["best_params"]) == {"x", "y"} and isinstance(written["best_value"], float)
 
 
+@pytest.mark.slow
 def test_metric_names_label_the_objectives(tmp_path):
     store = tmp_path / "study.log"
     result = run_app(tmp_path, "hydra.sweeper.n_trials=2", f"hydra.sweeper.storage={store}",
@@ -58,6 +59,7 @@ def test_metric_names_label_the_objectives(tmp_path):
     assert bad.returncode == 2 and "hydra.sweeper.metric_names" in bad.stderr and "one name per" in bad.stderr
 
 
+@pytest.mark.slow
 def test_failing_trial_is_fail_with_reason_and_the_grid_goes_on(tmp_path):
     store = tmp_path / "study.log"
     result = run_app(tmp_path, "hydra/sweeper/sampler=grid", "x=choice(1,2,3)", "y=0",
@@ -81,6 +83,7 @@ def test_failures_beyond_max_failure_rate_stop_the_sweep_with_one_paragraph(tmp_
     assert "trial    1" not in result.stdout  # stopped after the first failure (rate 0.0)
 
 
+@pytest.mark.slow
 def test_a_result_that_does_not_fit_the_directions_is_fail_and_n_trials_still_bounds_the_run(tmp_path):
     # The app returns one value; a two-direction study records each trial as FAIL, saying why.
     result = run_app(tmp_path, "hydra.sweeper.direction=[minimize,maximize]", "hydra.sweeper.n_trials=2",
@@ -125,6 +128,7 @@ def test_override_grammar_maps_to_optuna_distributions():
         space.grid()
 
 
+@pytest.mark.slow
 def test_a_stepped_float_range_is_a_number_to_the_samplers(tmp_path):
     space = parse({"x": "range(0.1, 1.0, step=0.1)"}, [])
     assert space.distributions["x"] == FloatDistribution(0.1, 0.9, step=0.1)  # the end stays exclusive

@@ -75,6 +75,7 @@ def test_a_process_that_does_not_train_does_not_import_torch(args, returncode, t
     assert not re.findall(r"\|\s+(torch|torchvision|pytorch_lightning)$", result.stderr, re.M)
 
 
+@pytest.mark.slow
 def test_missing_data_is_one_clear_paragraph(tmp_path):
     # The other bad inputs: tests/faults/test_bad_input.py (in process); this one as a user runs it.
     result = run_module("src.train", "dataset.download=false", f"data_dir={tmp_path}/empty",
@@ -109,6 +110,7 @@ def test_ddp_over_two_cpu_processes_trains_and_writes_one_run(data_dir, tmp_path
     assert "sync_dist" not in result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_a_single_run_keeps_library_chatter_off_the_console(data_dir, tmp_path):
     result = run_module("src.train", "epochs=2", "model=flat_vae", "model.compile=false", "dataset.limit=512",
                         "tasks=[loss,clustering]", f"hydra.run.dir={tmp_path}", env={"DATA_DIR": str(data_dir)})

@@ -101,11 +101,10 @@ class ClusteringVAE(BaseModel):
         # prior N(mu_y, I) has unit variance and the classifier trains best on centred inputs.
         # So centre the code and scale it (exactly: the decoder undoes it) to a pooled
         # within-cluster variance of 1, as VaDE's Gaussian mixture would fit variances to it.
-        shift, scale = torch.zeros_like(centres[0]), 1.0
-        if self.hparams.pretrain_as == "autoencoder":
-            shift, scale = codes.mean(0), float(kmeans.inertia_ / codes.numel()) ** -0.5
-        centres, labels, shift, scale = strategy.broadcast((centres, labels, shift, scale), src=0)
-        if self.hparams.pretrain_as == "autoencoder":
+        centres, labels = strategy.broadcast((centres, labels), src=0)
+        scale = 1.0
+        if self.hparams.pretrain_as == "autoencoder":  # the same on every rank
+            shift, scale = strategy.broadcast((codes.mean(0), float(kmeans.inertia_ / codes.numel()) ** -0.5), src=0)
             self.bottleneck.move_code(shift, scale)
             codes, centres = (codes - shift) * scale, (centres - shift) * scale
         agreement = self.bottleneck.start_from(centres, codes, labels,

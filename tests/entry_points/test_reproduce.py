@@ -3,13 +3,13 @@ both data sets, s=60 at the paper's (n, m), conv and flat, 2 seeds, 1 epoch on 2
 two studies at once."""
 import csv
 import os
-from itertools import dropwhile, takewhile
 import shutil
 import signal
 import statistics
 import subprocess
 import sys
 import time
+from itertools import dropwhile, takewhile
 from pathlib import Path
 
 import matplotlib.image

@@ -29,7 +29,7 @@ from hydra_plugins.optuna5_sweeper.storage import masked
 from src.experiments.common.studies_copy import STUDIES_COPY, copy_studies, keep_the_copy
 from src.experiments.table1 import paper
 from src.experiments.table1.figures import Figures
-from src.experiments.table1.rows import DATASET_TITLES, NOT_RUN, Rows, cell, signed, unique_runs
+from src.experiments.table1.rows import DATASET_TITLES, NOT_RUN, Rows, cell, cells, signed, unique_runs
 from src.experiments.table1.studies import levers_of
 from src.runtime.errors import UserError, exit_with
 from src.runtime.paths import CONF_DIR, ROOT
@@ -114,23 +114,23 @@ class Report:
             "paper n, m": [f"{n}, {m}" for n, m in zip(rows["paper n"], rows["paper m"])],
             "our n, m": [f"{n}, {m}" if seeds else NOT_RUN for n, m, seeds in zip(rows["n"], rows["m"], rows["seeds"])],
             "(n, m) tried": rows["(n, m) tried"].astype(str), "seeds": rows["seeds"].astype(str),
-            "loss train": [cell(r, "loss train") for _, r in rows.iterrows()],
-            "loss test": [cell(r, "loss test") for _, r in rows.iterrows()],
+            "loss train": cells(rows, "loss train"),
+            "loss test": cells(rows, "loss test"),
             "paper loss train / test": [f"{a} / {b}" for a, b in zip(rows["paper loss train"], rows["paper loss test"])],
-            "acc train (maj.)": [cell(r, "acc train (majority)") for _, r in rows.iterrows()],
-            "acc test (maj.)": [cell(r, "acc test (majority)") for _, r in rows.iterrows()],
+            "acc train (maj.)": cells(rows, "acc train (majority)"),
+            "acc test (maj.)": cells(rows, "acc test (majority)"),
             "paper acc test": rows["paper acc test"].astype(str),
             "diff": rows["diff acc test"].map(signed),
-            "acc test (Hungarian)": [cell(r, "acc test (Hungarian)") for _, r in rows.iterrows()]})
+            "acc test (Hungarian)": cells(rows, "acc test (Hungarian)")})
         return ["## Conv-optimized VAE: best (n, m) per s", "", markdown(shown), ""]
 
     def baseline_table(self, baselines: pd.DataFrame) -> list[str]:
         shown = pd.DataFrame({
             "data set": baselines["dataset"].map(DATASET_TITLES), "s": baselines["s"].astype(str),
             "m": baselines["m"].astype(str), "seeds": baselines["seeds"].astype(str),
-            "acc test (maj.)": [cell(b, "acc test (majority)") for _, b in baselines.iterrows()],
+            "acc test (maj.)": cells(baselines, "acc test (majority)"),
             "paper": baselines["paper"].astype(str), "diff": baselines["diff"].map(signed),
-            "acc test (Hungarian)": [cell(b, "acc test (Hungarian)") for _, b in baselines.iterrows()]})
+            "acc test (Hungarian)": cells(baselines, "acc test (Hungarian)")})
         return ["## Flat-VAE baseline at the paper's peak", "", markdown(shown), "",
                 "Reference lines (not run here): "
                 + "; ".join(f"{DATASET_TITLES[d]}: {name} {acc}%" for d, refs in paper.REFERENCES.items()
@@ -140,7 +140,7 @@ class Report:
         ran = rows[(rows["seeds"] > 0) | (rows["flat seeds"] > 0)]
         shown = pd.DataFrame({
             "data set": ran["dataset"].map(DATASET_TITLES), "s": ran["s"].astype(str),
-            "conv": [cell(r, "acc test (majority)") for _, r in ran.iterrows()],
+            "conv": cells(ran, "acc test (majority)"),
             "flat (m)": [f"{cell(r, 'flat acc test (majority)', prefix='flat ')} ({r['flat m']})"
                          if r["flat seeds"] else NOT_RUN for _, r in ran.iterrows()],
             "conv - flat": ran["conv - flat"].map(signed)})

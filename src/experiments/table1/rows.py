@@ -62,6 +62,11 @@ def cell(row: pd.Series, column: str, prefix: str = "") -> str:
     return NOT_RUN if seeds == 0 else f"{mean:.2f}" if seeds == 1 else f"{mean:.2f} ± {std:.2f}"
 
 
+def cells(frame: pd.DataFrame, column: str, prefix: str = "") -> list[str]:
+    """`cell` for every row of the frame."""
+    return [cell(row, column, prefix) for _, row in frame.iterrows()]
+
+
 def signed(value) -> str:
     return NOT_RUN if pd.isna(value) else f"{value:+.2f}"
 

@@ -10,6 +10,7 @@ import pytest
 
 from src.experiments.bakeoff.report import NOT_RUN
 from tests.conftest import data_env
+from tests.helpers.markdown import rows_by_name
 from tests.helpers.processes import run_module
 
 pytestmark = pytest.mark.slow  # two sweeps, 5 trials
@@ -36,16 +37,6 @@ def bakeoff(tmp_path_factory) -> Path:
     return tmp
 
 
-def table_rows(report: str, heading: str) -> dict[str, dict[str, str]]:
-    """{model: {column: cell}} of the markdown table under `heading`."""
-    lines = report.split(heading, 1)[1].split("\n")
-    table = [line for line in lines[lines.index(next(x for x in lines if x.startswith("|"))):]]
-    table = table[:next(i for i, x in enumerate(table) if not x.startswith("|"))]
-    header = [c.strip() for c in table[0].strip("|").split("|")]
-    return {cells[0]: dict(zip(header, cells)) for cells in
-            ([c.strip() for c in row.strip("|").split("|")] for row in table[2:])}
-
-
 def test_every_cell_traces_to_a_trial_and_the_report_rebuilds_from_its_copy(bakeoff):
     out = bakeoff / "results"
     report = (out / "README.md").read_text()
@@ -53,15 +44,15 @@ def test_every_cell_traces_to_a_trial_and_the_report_rebuilds_from_its_copy(bake
         trials = list(csv.DictReader(f))
     assert {(t["model"], t["protocol"]) for t in trials} == {
         *((m, p) for m in MODELS for p in ("features", "anomaly")), ("seed003_ae", "features")}
-    features = table_rows(report, "### Reconstruction")
-    anomaly = table_rows(report, "### Anomaly")
+    features = rows_by_name(report, "### Reconstruction")
+    anomaly = rows_by_name(report, "### Anomaly")
     for model in MODELS:
         mine = {t["protocol"]: t for t in trials if t["model"] == model}
         assert features[model]["reconstruction BCE"] == f"{float(mine['features']['test_bce']):.2f} (1 seed)"
         assert features[model]["linear probe"] == f"{float(mine['features']['probe_code_test_acc']):.4f} (1 seed)"
         assert features[model]["k-means NMI"] == f"{float(mine['features']['kmeans_test_nmi']):.3f} (1 seed)"
         assert anomaly[model]["anomaly AUC"] == f"{float(mine['anomaly']['anomaly_test_auc']):.3f} (1 seed)"
-    seed003 = table_rows(report, "### Autoencoder + k-means")
+    seed003 = rows_by_name(report, "### Autoencoder + k-means")
     mine = next(t for t in trials if t["model"] == "seed003_ae")
     assert seed003["seed 003's autoencoder (latent 10)"]["NMI"] == f"{float(mine['kmeans_test_nmi']):.3f} (1 seed)"
     assert seed003["raw pixels (28x28; in seed 003's runs)"]["NMI"] == f"{float(mine['kmeans_pixels_test_nmi']):.3f} (1 seed)"

@@ -10,7 +10,7 @@ import pytest
 
 from src.experiments.clustering.report import NOT_RUN
 from tests.conftest import data_env
-from tests.entry_points.test_bakeoff import table_rows
+from tests.helpers.markdown import rows_by_name
 from tests.helpers.processes import run_module
 
 pytestmark = pytest.mark.slow  # four sweeps, 6 trials
@@ -36,7 +36,7 @@ def test_every_cell_traces_to_a_trial_and_the_table_rebuilds_from_its_copy(clust
     report = (out / "README.md").read_text()
     with open(out / "trials.csv") as f:
         trials = list(csv.DictReader(f))
-    rows = table_rows(report, "## MNIST")
+    rows = rows_by_name(report, "## MNIST")
     mine = {t["method"]: t for t in trials if t["source"] == "clustering"}
     assert set(mine) == {"k-means on pixels", "autoencoder + k-means (seed 003)", "DEC", "IDEC",
                          "autoencoder + k-means (DEC-keras pretraining)", "DEC (DEC-keras pretraining)",

@@ -9,7 +9,6 @@ import statistics
 import subprocess
 import sys
 import time
-from itertools import dropwhile, takewhile
 from pathlib import Path
 
 import matplotlib.image
@@ -24,6 +23,7 @@ from src.experiments.table1.reproduce import check, grid_sweeps, seed_sweep
 from src.runtime.errors import UserError
 from src.trials.records import finished_runs, open_studies
 from tests.conftest import data_env
+from tests.helpers.markdown import markdown_table
 from tests.helpers.processes import ROOT, run_module
 
 pytestmark = pytest.mark.slow  # sweeps and several training processes: minutes
@@ -71,14 +71,6 @@ def read_csv(path: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
-def markdown_rows(report: str, heading: str) -> list[dict[str, str]]:
-    """The rows of the markdown table under `heading`, as {column: cell}."""
-    is_row = lambda line: line.startswith("|")  # noqa: E731
-    table = list(takewhile(is_row, dropwhile(lambda line: not is_row(line), report.split(heading, 1)[1].split("\n"))))
-    header = [c.strip() for c in table[0].strip("|").split("|")]
-    return [dict(zip(header, (c.strip() for c in row.strip("|").split("|")))) for row in table[2:]]
-
-
 def test_every_cell_traces_back_to_its_trials(reproduced):
     rows = read_csv(reproduced / "results" / "table1.csv")
     storage = optuna.storages.JournalStorage(
@@ -112,12 +104,12 @@ def test_rows_without_trials_read_not_run(reproduced):
         assert row["n"] == row["acc test (majority) mean"] == row["diff acc test"] == "not run"
         assert row["seeds"] == "0"
     report = (reproduced / "results" / "table1.md").read_text()
-    conv = markdown_rows(report, "## Conv-optimized VAE")
+    conv = markdown_table(report, "## Conv-optimized VAE")
     assert {k: conv[0][k] for k in ("data set", "s", "paper n, m", "our n, m", "acc test (maj.)", "diff")} == {
         "data set": "MNIST", "s": "2", "paper n, m": "2, 128", "our n, m": "not run",
         "acc test (maj.)": "not run", "diff": "not run"}
     # the flat baselines' points (s=10 and s=25) were not run either
-    assert markdown_rows(report, "## Flat-VAE baseline")[0] == {
+    assert markdown_table(report, "## Flat-VAE baseline")[0] == {
         "data set": "MNIST", "s": "10", "m": "100", "seeds": "0", "acc test (maj.)": "not run", "paper": "75.0",
         "diff": "not run", "acc test (Hungarian)": "not run"}
 

@@ -24,7 +24,7 @@ from omegaconf import DictConfig
 
 from hydra_plugins.optuna5_sweeper.storage import masked
 from src.experiments.bakeoff import published
-from src.experiments.common.studies_copy import STUDIES_COPY, copy_studies, keep_the_copy
+from src.experiments.common.studies_copy import STUDIES_COPY, copy_studies, reported_studies
 from src.runtime.errors import UserError
 from src.trials.records import open_studies, records_of
 
@@ -201,12 +201,7 @@ def provenance(df: pd.DataFrame) -> list[str]:
 
 def build_report(r: DictConfig) -> Path:
     out = Path(r.out)
-    storage, names = open_studies(r.storage)
-    if storage is None:
-        raise UserError(f"Config key 'bakeoff.storage': {r.storage} does not exist, so there is nothing to "
-                        "report (and the report in bakeoff.out is left as it is). Run python -m src.bakeoff "
-                        "first, or point bakeoff.storage at its studies.")
-    keep_the_copy(r, names, "bakeoff")
+    storage, names = reported_studies(r, "bakeoff")
     df = trial_table(r, records_of(storage, names) + seed003_records(r))
     if df.empty:
         raise UserError(f"No finished bake-off trial in {masked(str(r.storage))} has bakeoff.epochs={r.epochs} "

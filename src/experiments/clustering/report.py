@@ -20,7 +20,7 @@ from omegaconf import DictConfig
 
 from hydra_plugins.optuna5_sweeper.storage import masked
 from src.experiments.clustering.published import published
-from src.experiments.common.studies_copy import STUDIES_COPY, copy_studies, keep_the_copy
+from src.experiments.common.studies_copy import STUDIES_COPY, copy_studies, reported_studies
 from src.runtime.errors import UserError
 from src.trials.records import open_studies, records_of
 
@@ -198,12 +198,7 @@ def pretraining_args(r: DictConfig) -> str:
 
 def build_report(r: DictConfig) -> Path:
     out = Path(r.out)
-    storage, names = open_studies(r.storage)
-    if storage is None:
-        raise UserError(f"Config key 'clustering.storage': {r.storage} does not exist, so there is nothing to "
-                        "report (and the table in clustering.out is left as it is). Run python -m src.clustering "
-                        "first, or point clustering.storage at its studies.")
-    keep_the_copy(r, names, "clustering")
+    storage, names = reported_studies(r, "clustering")
     df = pd.DataFrame(own_trials(r, records_of(storage, names)) + other_trials(r))
     if df.empty or not (df["source"] == "clustering").any():
         raise UserError(f"No finished trial of this experiment in {masked(str(r.storage))} has "

@@ -17,6 +17,19 @@ def copy_is_the_storage(r: DictConfig) -> bool:
     return is_journal_file(r.storage) and Path(r.storage).resolve() == (Path(r.out) / STUDIES_COPY).resolve()
 
 
+def reported_studies(r: DictConfig, section: str):
+    """The storage and study names a report reads (the journal file read once), refused in one
+    paragraph where `{section}.storage` does not exist, and checked by keep_the_copy before
+    anything is written. `section` is the experiment's config section and entry point."""
+    storage, names = open_studies(r.storage)
+    if storage is None:
+        raise UserError(f"Config key '{section}.storage': {r.storage} does not exist, so there is nothing to "
+                        f"report (and the report in {section}.out is left as it is). Run python -m src.{section} "
+                        f"first, or point {section}.storage at its studies.")
+    keep_the_copy(r, names, section)
+    return storage, names
+
+
 def keep_the_copy(r: DictConfig, names: list[str], section: str) -> None:
     """Refuse to write over a copy of studies (an earlier report's) that the storage lacks:
     checked before anything is written, and by src.reproduce before anything runs."""

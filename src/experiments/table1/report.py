@@ -26,14 +26,14 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from hydra_plugins.optuna5_sweeper.storage import masked
-from src.experiments.common.studies_copy import STUDIES_COPY, copy_studies, keep_the_copy
+from src.experiments.common.studies_copy import STUDIES_COPY, copy_studies, reported_studies
 from src.experiments.table1 import paper
 from src.experiments.table1.figures import Figures
 from src.experiments.table1.rows import DATASET_TITLES, NOT_RUN, Rows, cell, cells, signed, unique_runs
 from src.experiments.table1.studies import levers_of
 from src.runtime.errors import UserError, exit_with
 from src.runtime.paths import CONF_DIR, ROOT
-from src.trials.records import open_studies, records_of
+from src.trials.records import records_of
 
 DISCUSSION = ROOT / "docs" / "results" / "discussion.md"
 
@@ -42,12 +42,7 @@ class Report:
     def __init__(self, r: DictConfig):
         self.r = r
         self.out = Path(r.out)
-        self.storage, names = open_studies(r.storage)  # a journal file is read once, here
-        if self.storage is None:
-            raise UserError(f"Config key 'reproduce.storage': {r.storage} does not exist, so there is "
-                            "nothing to report (and the report in reproduce.out is left as it is). "
-                            "Run python -m src.reproduce first, or point reproduce.storage at its studies.")
-        keep_the_copy(r, names, "reproduce")
+        self.storage, names = reported_studies(r, "reproduce")  # a journal file is read once, here
         runs = unique_runs(records_of(self.storage, names))
         self.runs = [x for x in runs if x["epochs"] == r.epochs and x.get("limit") == r.limit
                      and levers_of(x) == r.levers]

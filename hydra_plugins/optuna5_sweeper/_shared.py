@@ -21,4 +21,7 @@ def _point_key(params: Dict[str, Any], names: Sequence[str]) -> Tuple:
 
 
 def _trial_point(trial: FrozenTrial, names: Sequence[str]) -> Tuple:
-    return _point_key(trial.params or trial.system_attrs.get("fixed_params", {}), names)
+    """The grid point a trial runs: its queued values, with what it has suggested so far. A
+    claimed trial suggests its parameters one storage write at a time; read between two, its
+    params alone name another point (seen: a second worker then queued the point again)."""
+    return _point_key({**trial.system_attrs.get("fixed_params", {}), **trial.params}, names)

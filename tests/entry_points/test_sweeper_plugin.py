@@ -20,6 +20,7 @@ from optuna.distributions import (
 )
 
 from hydra_plugins.optuna5_sweeper._search_space import format_value, parse
+from hydra_plugins.optuna5_sweeper._shared import _trial_point
 
 APP = Path(__file__).parents[1] / "helpers" / "standalone_app" / "app.py"
 
@@ -334,6 +335,17 @@ def test_a_grid_widened_by_a_parameter_runs_its_new_points_and_a_done_grid_start
     again = run_app(tmp_path, *base, "y=choice(5)", "hydra.sweeper.n_jobs=2")
     assert again.returncode == 0, again.stderr[-3000:]
     assert again.stdout.count("nothing to run") == 1 and "workers started" not in again.stdout
+
+
+def test_a_claimed_grid_trial_read_between_its_suggestions_is_still_its_point():
+    # Another worker reading the study after x is written and before y is must see the queued
+    # point, not (1, None); else it queues the point again (seen in CI: a duplicate trial).
+    study = optuna.create_study()
+    study.enqueue_trial({"x": 1, "y": 5})
+    trial = study.ask()
+    trial.suggest_categorical("x", [1, 2])
+    read = study.get_trials(deepcopy=False)[0]
+    assert read.params == {"x": 1} and _trial_point(read, ["x", "y"]) == (1, 5)
 
 
 @pytest.mark.slow

@@ -53,7 +53,8 @@ ROW = ["dataset", "latent", "layers", "hidden", "epochs"]
 
 def ablation(all_trials: pd.DataFrame, order: list[str]) -> pd.DataFrame:
     """One row per setting: mean and std over its finished seeds of every score, its
-    difference to `none`, the label-free pick among its restarts, and its failed seeds."""
+    difference to `none`, the label-free pick among its restarts, and its failed seeds (a seed
+    whose failed trial was retried and finished is not one: a killed worker's trial is requeued)."""
     df = all_trials[all_trials["state"] == "COMPLETE"]
     scaled = df.assign(**{column: df[key] * scale for column, key, scale in SCORES})
     columns = [column for column, _, _ in SCORES]
@@ -69,7 +70,11 @@ def ablation(all_trials: pd.DataFrame, order: list[str]) -> pd.DataFrame:
     table[f"label-free pick: {HEADLINE}"] = picks[HEADLINE]
     table["study"] = grouped["study"].agg(lambda n: ", ".join(sorted(set(n))))
     table["trials"] = grouped["number"].agg(lambda n: ", ".join(f"#{x}" for x in sorted(n)))
-    failed = all_trials[all_trials["state"] == "FAIL"].groupby("levers")
+    finished = set(zip(df["levers"], df["seed"]))
+    failed = all_trials[all_trials["state"] == "FAIL"]
+    retried = pd.Series([pair in finished for pair in zip(failed["levers"], failed["seed"])],
+                        index=failed.index, dtype=bool)
+    failed = failed[~retried].groupby("levers")
     table["failed seeds"] = failed["seed"].agg(lambda s: ", ".join(map(str, sorted(s))))
     table["failed seeds"] = table["failed seeds"].astype(object).fillna("")
     return table.reindex([name for name in order if name in table.index])
@@ -138,7 +143,8 @@ def write_report(cfg) -> Path:
              "Validation labels enter only the `acc val` column, the objective a sweep would select by. "
              "`vs none` gives Welch's two-sided p-value (scipy) of the setting's seeds against none's "
              "on that score: with 3 seeds a side, a difference with p well above 0.05 is within the seeds' spread. "
-             "A failed seed stopped with an error (its reason is in the trial's fail_reason) and is "
+             "A failed seed stopped with an error (its reason is in the trial's fail_reason), was not "
+             "retried to the end, and is "
              "not in the means.", "",
              "Rebuild: `python -m src.experiments.levers.report "
              f"study={study_arg(wanted)} storage={out / 'studies.log'} out={out}`", "", *provenance(df), ""]

@@ -105,12 +105,13 @@ def test_rows_without_trials_read_not_run(reproduced):
         assert row["seeds"] == "0"
     report = (reproduced / "results" / "table1.md").read_text()
     conv = markdown_table(report, "## Conv-optimized VAE")
-    assert {k: conv[0][k] for k in ("data set", "s", "paper n, m", "our n, m", "acc test (maj.)", "diff")} == {
-        "data set": "MNIST", "s": "2", "paper n, m": "2, 128", "our n, m": "not run",
-        "acc test (maj.)": "not run", "diff": "not run"}
+    assert {k: conv[0][k] for k in ("data set", "s", "levers", "paper n, m", "our n, m", "acc test (maj.)",
+                                    "diff", "label-free pick: seed, acc test (maj.)")} == {
+        "data set": "MNIST", "s": "2", "levers": "none", "paper n, m": "2, 128", "our n, m": "not run",
+        "acc test (maj.)": "not run", "diff": "not run", "label-free pick: seed, acc test (maj.)": "not run"}
     # the flat baselines' points (s=10 and s=25) were not run either
     assert markdown_table(report, "## Flat-VAE baseline")[0] == {
-        "data set": "MNIST", "s": "10", "m": "100", "seeds": "0", "acc test (maj.)": "not run", "paper": "75.0",
+        "data set": "MNIST", "s": "10", "levers": "none", "m": "100", "seeds": "0", "acc test (maj.)": "not run", "paper": "75.0",
         "diff": "not run", "acc test (Hungarian)": "not run"}
 
 
@@ -147,7 +148,7 @@ def test_studies_that_are_done_are_not_queued_and_take_no_place(reproduced):
     """Else an empty sweep would count as a study running beside the next one, and halve its cores."""
     r = OmegaConf.load(ROOT / "conf" / "reproduce.yaml").reproduce
     r.update({"dir": str(reproduced), "grid": "paper", "latent": [60], "seeds": 2, "epochs": 1, "limit": 200})
-    grids = [s for d in r.datasets for m in r.models for s in grid_sweeps(r, d, m)]
+    grids = [s for d in r.datasets for m in r.models for s in grid_sweeps(r, d, m, "none")]
     pool = SweepPool(r)
     try:
         futures = pool.submit(grids + [seed_sweep(r, s) for s in grids])
@@ -232,7 +233,8 @@ def test_a_bad_setting_is_refused_before_anything_runs(tmp_path):
 @pytest.mark.parametrize("key, value", [("seeds", 11), ("seeds", 0), ("epochs", 1.5), ("models", ["resnet"]),
                                         ("datasets", ["svhn"]), ("latent", 5), ("latent", [0]), ("latent", [7]),
                                         ("limit", 10), ("limit", 150), ("cpu_jobs", 0), ("parallel_studies", 0),
-                                        ("levers", "nosuch")])
+                                        ("levers", "nosuch"), ("levers", ["none", "nosuch"]),
+                                        ("levers", ["none", "none"]), ("levers", [])])
 def test_each_setting_is_checked(key, value):
     settings = OmegaConf.load(ROOT / "conf" / "reproduce.yaml").reproduce
     settings[key] = value
@@ -244,11 +246,11 @@ def test_a_lever_setting_runs_in_studies_of_its_own():
     r = OmegaConf.load(ROOT / "conf" / "reproduce.yaml").reproduce
     r.levers, r.grid, r.latent = "kmeans", "paper", [60]
     check(r)
-    sweeps = grid_sweeps(r, "mnist", "conv_vae")
+    sweeps = grid_sweeps(r, "mnist", "conv_vae", "kmeans")
     assert [s["study"] for s in sweeps] == ["table1_mnist_e50_kmeans_s60_paper"]
     assert "levers=kmeans" in sweep_command(r, sweeps[0])
-    r.levers = "none"  # the studies of the paper's reading keep their names
-    assert [s["study"] for s in grid_sweeps(r, "mnist", "conv_vae")] == ["table1_mnist_e50_s60_paper"]
+    # the studies of the paper's reading keep their names
+    assert [s["study"] for s in grid_sweeps(r, "mnist", "conv_vae", "none")] == ["table1_mnist_e50_s60_paper"]
 
 
 def test_report_refuses_a_missing_storage_and_leaves_the_report_alone(tmp_path):

@@ -31,22 +31,25 @@ class Figures:
         self.runs, self.out = runs, out
 
     def plot_acc_vs_s(self, rows: pd.DataFrame, dataset: str) -> Path:
+        """Test accuracy (majority vote) against s, one series per setting of the levers."""
         mine = rows[rows["dataset"] == dataset]
-        ran = mine[mine["seeds"] > 0]
+        paper_rows = mine.drop_duplicates("s")
         fig, ax = plt.subplots(figsize=(6, 4))
-        ax.plot(mine["s"], mine["paper acc test"], "o--", color="gray", label="paper (Table 1)")
-        for column, marker, label in (("acc test (majority)", "s", "ours, majority vote"),
-                                      ("acc test (Hungarian)", "^", "ours, Hungarian")):
-            ax.errorbar(ran["s"], ran[f"{column} mean"], yerr=ran[f"{column} std"], fmt=marker, capsize=3, label=label)
-        not_run = [str(s) for s in mine.loc[mine["seeds"] == 0, "s"]]
-        title = f"{DATASET_TITLES[dataset]}: test accuracy, conv-optimized VAE"
+        ax.plot(paper_rows["s"], paper_rows["paper acc test"], "o--", color="gray", label="paper (Table 1)")
+        for (levers, ran), marker in zip(mine[mine["seeds"] > 0].groupby("levers", sort=False), "s^vD<>"):
+            ax.errorbar(ran["s"], ran["acc test (majority) mean"], yerr=ran["acc test (majority) std"],
+                        fmt=marker, capsize=3, label=f"ours, levers {levers}")
+        not_run = [f"{s} ({levers})" for s, levers in mine.loc[mine["seeds"] == 0, ["s", "levers"]].values]
+        title = f"{DATASET_TITLES[dataset]}: test accuracy (majority vote), conv-optimized VAE"
         if not_run:
             title += f"\nnot run: s = {', '.join(not_run)}"
-        ax.set(xlabel="latent size s", ylabel="test accuracy (%)", title=title, ylim=(0, 100))
+        ax.set(xlabel="latent size s", ylabel="test accuracy (%)", ylim=(0, 100))
+        ax.set_title(title, fontsize=8)
         ax.legend(loc="lower right", fontsize=8)
         return self.save(fig, f"acc_vs_s_{dataset}.png")
 
     def plot_conv_vs_flat(self, rows: pd.DataFrame, dataset: str) -> Path:
+        """Conv and flat bars per s, a pair per setting of the levers."""
         ran = rows[(rows["dataset"] == dataset) & ((rows["seeds"] > 0) | (rows["flat seeds"] > 0))]
         fig, ax = plt.subplots(figsize=(6, 4))
         x = np.arange(len(ran))
@@ -56,7 +59,7 @@ class Figures:
                    capsize=3, label=label)
         base = paper.FLAT_BASELINE[dataset]
         ax.axhline(base.acc, color="gray", ls=":", label=f"paper's flat peak ({base.acc:.0f}%, s={base.latent})")
-        ax.set_xticks(x, [f"s={s}" for s in ran["s"]])
+        ax.set_xticks(x, [f"s={s}\n{levers}" for s, levers in zip(ran["s"], ran["levers"])], fontsize=7)
         ax.set(ylabel="test accuracy, majority vote (%)", ylim=(0, 100),
                title=f"{DATASET_TITLES[dataset]}: conv vs flat" + ("" if len(ran) else f" ({NOT_RUN})"))
         ax.legend(loc="lower right", fontsize=8)

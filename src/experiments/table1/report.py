@@ -30,7 +30,7 @@ from src.experiments.common.studies_copy import STUDIES_COPY, copy_studies, repo
 from src.experiments.table1 import paper
 from src.experiments.table1.figures import Figures
 from src.experiments.table1.rows import DATASET_TITLES, NOT_RUN, Rows, cell, cells, signed, unique_runs
-from src.experiments.table1.studies import levers_of
+from src.experiments.table1.studies import levers_of, settings
 from src.runtime.errors import UserError, exit_with
 from src.runtime.paths import CONF_DIR, ROOT
 from src.trials.records import records_of
@@ -45,13 +45,14 @@ class Report:
         self.storage, names = reported_studies(r, "reproduce")  # a journal file is read once, here
         runs = unique_runs(records_of(self.storage, names))
         self.runs = [x for x in runs if x["epochs"] == r.epochs and x.get("limit") == r.limit
-                     and levers_of(x) == r.levers]
+                     and levers_of(x) in settings(r)]
         if not self.runs:
             found = sorted({(x["epochs"], x.get("limit"), levers_of(x)) for x in runs}, key=str)
             raise UserError(
                 f"No finished run in {masked(r.storage)} has reproduce.epochs={r.epochs}, "
-                f"reproduce.limit={r.limit} and reproduce.levers={r.levers}; the report in reproduce.out "
-                f"is left as it is. Runs there have (epochs, limit, levers): {', '.join(map(str, found)) or 'none'}.")
+                f"reproduce.limit={r.limit} and a setting of reproduce.levers={settings(r)}; the report in "
+                "reproduce.out is left as it is. Runs there have (epochs, limit, levers): "
+                f"{', '.join(map(str, found)) or 'none'}.")
 
     # --- writing ---------------------------------------------------------------------------
     def write_csv(self, rows: pd.DataFrame) -> Path:
@@ -85,17 +86,21 @@ class Report:
 
     def header(self, prov: dict) -> list[str]:
         limit = f", first {self.r.limit} images of each split" if self.r.limit else ""
-        if self.r.levers != "none":
-            limit += f", levers={self.r.levers} (conf/levers/{self.r.levers}.yaml)"
+        levers = ", levers " + ", ".join(f"`{x}`" for x in settings(self.r)) if settings(self.r) != ["none"] else ""
+        rebuild_levers = "" if settings(self.r) == ["none"] else f" \"reproduce.levers=[{','.join(settings(self.r))}]\""
         return [
             "# Table 1, reproduced",
             "",
             f"Written by `python -m src.report` from {prov['runs']} finished runs in `{masked(str(self.r.storage))}` "
-            f"({self.r.epochs} epochs{limit}). Every number traces to its trials (`study#trial`, "
+            f"({self.r.epochs} epochs{limit}{levers}). Every number traces to its trials (`study#trial`, "
             f"in table1.csv), kept beside this file in [{STUDIES_COPY}]({STUDIES_COPY}), a copy of those "
             f"studies: `python -m src.report reproduce.storage={self.out / STUDIES_COPY} "
-            f"reproduce.out={self.out}` rebuilds the report from it (the two pictures drawn from "
+            f"reproduce.out={self.out}{rebuild_levers}` rebuilds the report from it (the two pictures drawn from "
             "checkpoints only where the run directories are). Rows without runs say \"not run\". "
+            "Each row of the paper appears once per setting of the clustering VAE's levers "
+            "(conf/levers/; `none`: the paper as described, the reading of ../shared/SPEC.md). "
+            "The label-free pick is the seed whose run ended with the lowest training loss in the "
+            "paper's form: a restart chosen without any label. "
             "Accuracy in %; mean ± std over "
             "seeds; the paper's column is compared with majority-vote accuracy (seed 001's "
             "metric; the paper does not name its own). The model and loss are the reading of "
@@ -105,7 +110,7 @@ class Report:
 
     def conv_table(self, rows: pd.DataFrame) -> list[str]:
         shown = pd.DataFrame({
-            "data set": rows["dataset"].map(DATASET_TITLES), "s": rows["s"].astype(str),
+            "data set": rows["dataset"].map(DATASET_TITLES), "s": rows["s"].astype(str), "levers": rows["levers"],
             "paper n, m": [f"{n}, {m}" for n, m in zip(rows["paper n"], rows["paper m"])],
             "our n, m": [f"{n}, {m}" if seeds else NOT_RUN for n, m, seeds in zip(rows["n"], rows["m"], rows["seeds"])],
             "(n, m) tried": rows["(n, m) tried"].astype(str), "seeds": rows["seeds"].astype(str),
@@ -116,13 +121,18 @@ class Report:
             "acc test (maj.)": cells(rows, "acc test (majority)"),
             "paper acc test": rows["paper acc test"].astype(str),
             "diff": rows["diff acc test"].map(signed),
-            "acc test (Hungarian)": cells(rows, "acc test (Hungarian)")})
+            "acc test (Hungarian)": cells(rows, "acc test (Hungarian)"),
+            "NMI test": [NOT_RUN if not r["seeds"] else f"{r['NMI test mean']:.3f} ± {r['NMI test std']:.3f}"
+                         for _, r in rows.iterrows()],
+            "label-free pick: seed, acc test (maj.)": [
+                NOT_RUN if not r["seeds"] else f"{r['pick seed']}, {r['pick acc test (majority)']:.2f}"
+                for _, r in rows.iterrows()]})
         return ["## Conv-optimized VAE: best (n, m) per s", "", markdown(shown), ""]
 
     def baseline_table(self, baselines: pd.DataFrame) -> list[str]:
         shown = pd.DataFrame({
             "data set": baselines["dataset"].map(DATASET_TITLES), "s": baselines["s"].astype(str),
-            "m": baselines["m"].astype(str), "seeds": baselines["seeds"].astype(str),
+            "levers": baselines["levers"], "m": baselines["m"].astype(str), "seeds": baselines["seeds"].astype(str),
             "acc test (maj.)": cells(baselines, "acc test (majority)"),
             "paper": baselines["paper"].astype(str), "diff": baselines["diff"].map(signed),
             "acc test (Hungarian)": cells(baselines, "acc test (Hungarian)")})
@@ -134,15 +144,15 @@ class Report:
     def gain_table(self, rows: pd.DataFrame) -> list[str]:
         ran = rows[(rows["seeds"] > 0) | (rows["flat seeds"] > 0)]
         shown = pd.DataFrame({
-            "data set": ran["dataset"].map(DATASET_TITLES), "s": ran["s"].astype(str),
+            "data set": ran["dataset"].map(DATASET_TITLES), "s": ran["s"].astype(str), "levers": ran["levers"],
             "conv": cells(ran, "acc test (majority)"),
             "flat (m)": [f"{cell(r, 'flat acc test (majority)', prefix='flat ')} ({r['flat m']})"
                          if r["flat seeds"] else NOT_RUN for _, r in ran.iterrows()],
             "conv - flat": ran["conv - flat"].map(signed)})
         if shown.empty:
-            shown.loc[0] = ["all", "-", NOT_RUN, NOT_RUN, NOT_RUN]
+            shown.loc[0] = ["all", "-", "-", NOT_RUN, NOT_RUN, NOT_RUN]
         return [f"## Conv minus flat (the paper claims about {paper.CLAIMED_GAIN:.0f} points)", "",
-                "Same data set and s; each model at its best m (and n), test accuracy, majority vote.", "",
+                "Same data set, s and levers; each model at its best m (and n), test accuracy, majority vote.", "",
                 markdown(shown), ""]
 
     def figure_section(self, figures, samples, diversity, clusters, cluster_run) -> list[str]:
@@ -163,7 +173,7 @@ class Report:
             lines += [f"MNIST clusters (real members, generated samples): {clusters}.", ""]
         else:
             lines += [f"MNIST, best conv run by validation accuracy (s={cluster_run['latent']}, "
-                      f"n={cluster_run['layers']}, m={cluster_run['hidden']}, "
+                      f"n={cluster_run['layers']}, m={cluster_run['hidden']}, levers {levers_of(cluster_run)}, "
                       f"{cluster_run['study']}#{cluster_run['trial']}): real test images per cluster "
                       "(left) and samples generated from it (right).", "", f"![mnist clusters]({clusters.name})", ""]
         return lines
@@ -175,13 +185,14 @@ class Report:
                  "below the paper's, or above it.", ""]
         for _, r in rows[rows["seeds"] > 0].iterrows():
             verdict = "reproduces" if r["diff acc test"] >= -2 else "does not reproduce"
-            lines.append(f"- {DATASET_TITLES[r['dataset']]} s={r['s']}: {cell(r, 'acc test (majority)')} "
+            lines.append(f"- {DATASET_TITLES[r['dataset']]} s={r['s']}, levers {r['levers']}: {cell(r, 'acc test (majority)')} "
                          f"against {r['paper acc test']} ({r['diff acc test']:+.2f}): {verdict}.")
         for _, b in baselines[baselines["seeds"] > 0].iterrows():
             verdict = "reproduces" if b["diff"] >= -2 else "does not reproduce"
-            lines.append(f"- flat baseline {DATASET_TITLES[b['dataset']]} s={b['s']} m={b['m']}: "
+            lines.append(f"- flat baseline {DATASET_TITLES[b['dataset']]} s={b['s']} m={b['m']}, levers {b['levers']}: "
                          f"{cell(b, 'acc test (majority)')} against {b['paper']} ({b['diff']:+.2f}): {verdict}.")
-        missing = [f"{DATASET_TITLES[d]} s={s}" for d, s in rows.loc[rows["seeds"] == 0, ["dataset", "s"]].values]
+        missing = [f"{DATASET_TITLES[d]} s={s} ({levers})"
+                   for d, s, levers in rows.loc[rows["seeds"] == 0, ["dataset", "s", "levers"]].values]
         if missing:
             lines.append(f"- not run: {', '.join(missing)}.")
         return lines + [""]

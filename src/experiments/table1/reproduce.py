@@ -20,7 +20,7 @@ from src.experiments.common.driver import check_shared, drive
 from src.experiments.common.sweep_pool import run_studies
 from src.experiments.table1 import paper
 from src.experiments.table1.report import build_report
-from src.experiments.table1.studies import KINDS, best_point, study_name
+from src.experiments.table1.studies import KINDS, best_point, settings, study_name
 from src.runtime.paths import CONF_DIR
 from src.trials.records import finished_runs
 
@@ -37,8 +37,9 @@ def check(r: DictConfig) -> None:
     if r.grid not in GRIDS:
         bad("grid", r.grid, " or ".join(GRIDS))
     levers = sorted(p.stem for p in (CONF_DIR / "levers").glob("*.yaml"))
-    if r.levers not in levers:
-        bad("levers", r.levers, f"a setting of conf/levers/: {', '.join(levers)}")
+    chosen = settings(r)
+    if not chosen or not all(isinstance(x, str) and x in levers for x in chosen) or len(set(chosen)) != len(chosen):
+        bad("levers", r.levers, f"a setting of conf/levers/ or a list of distinct ones: {', '.join(levers)}")
     if r.seeds > MAX_SEEDS:
         bad("seeds", r.seeds, f"at most {MAX_SEEDS}")
     if not r.models or any(m not in KINDS for m in r.models):
@@ -67,16 +68,17 @@ def chosen_latents(r: DictConfig, dataset: str, model: str) -> list[int]:
     return [s for s in latents(dataset, model) if r.latent is None or s in r.latent]
 
 
-def grid_sweeps(r: DictConfig, dataset: str, model: str) -> list[dict]:
+def grid_sweeps(r: DictConfig, dataset: str, model: str, levers: str) -> list[dict]:
     """Stage 1, at seed 0: a study per s, over the sweep file's (n, m) grid or the paper's point.
 
     A study per s, because Optuna keeps a parameter's choices fixed within a study: another
     grid is another study."""
-    prefix = study_name(model, dataset, r.epochs, r.limit, r.levers)
+    prefix = study_name(model, dataset, r.epochs, r.limit, levers)
+    common = {"stage": "grid", "model": model, "dataset": dataset, "levers": levers,
+              "sweep": f"{KINDS[model]}_{dataset}", "overrides": [f"levers={levers}"]}
     if r.grid == "full":
-        return [{"stage": "grid", "model": model, "dataset": dataset, "study": f"{prefix}_s{s}",
-                 "sweep": f"{KINDS[model]}_{dataset}", "overrides": [f"levers={r.levers}"],
-                 "fixed": {"latent": s}, "params": {}} for s in chosen_latents(r, dataset, model)]
+        return [{**common, "study": f"{prefix}_s{s}", "fixed": {"latent": s}, "params": {}}
+                for s in chosen_latents(r, dataset, model)]
     points = {row.latent: (row.layers, row.hidden) for row in paper.rows(dataset)}
     if model == "flat_vae":
         base = paper.FLAT_BASELINE[dataset]
@@ -85,9 +87,7 @@ def grid_sweeps(r: DictConfig, dataset: str, model: str) -> list[dict]:
     for s in chosen_latents(r, dataset, model):
         layers, hidden = points[s]
         params = {"hidden": [hidden]} if model == "flat_vae" else {"layers": [layers], "hidden": [hidden]}
-        sweeps.append({"stage": "grid", "model": model, "dataset": dataset, "study": f"{prefix}_s{s}_paper",
-                       "sweep": f"{KINDS[model]}_{dataset}", "overrides": [f"levers={r.levers}"],
-                       "fixed": {"latent": s}, "params": params})
+        sweeps.append({**common, "study": f"{prefix}_s{s}_paper", "fixed": {"latent": s}, "params": params})
     return sweeps
 
 
@@ -97,17 +97,18 @@ def seed_sweep(r: DictConfig, grid_sweep: dict) -> dict | None:
     The study's grid is every seed up to MAX_SEEDS, run in order and stopped after
     seeds-1 of them, so that asking for more seeds later adds to the same study."""
     model, dataset, s = grid_sweep["model"], grid_sweep["dataset"], grid_sweep["fixed"]["latent"]
+    levers = grid_sweep["levers"]
     if r.seeds < 2:
         return None
-    best = best_point(finished_runs(r.storage), model, dataset, s, r.epochs, r.limit, r.levers)
+    best = best_point(finished_runs(r.storage), model, dataset, s, r.epochs, r.limit, levers)
     if best is None:
         return None
     fixed = {"latent": s, "hidden": best["hidden"]}
     n = ""
     if model == "conv_vae":
         fixed["layers"], n = best["layers"], f"_n{best['layers']}"
-    prefix = study_name(model, dataset, r.epochs, r.limit, r.levers)
-    return {"stage": "seeds", "model": model, "dataset": dataset, "sweep": grid_sweep["sweep"],
+    prefix = study_name(model, dataset, r.epochs, r.limit, levers)
+    return {"stage": "seeds", "model": model, "dataset": dataset, "levers": levers, "sweep": grid_sweep["sweep"],
             "overrides": grid_sweep["overrides"],
             "study": f"{prefix}_s{s}{n}_m{best['hidden']}_seeds", "fixed": fixed,
             "params": {"seed": list(range(1, MAX_SEEDS))}, "n_trials": r.seeds - 1}
@@ -115,7 +116,8 @@ def seed_sweep(r: DictConfig, grid_sweep: dict) -> dict | None:
 
 def reproduce(r: DictConfig) -> int:
     """Every grid study, then each one's seeds study as soon as the grid study is done."""
-    grids = [sweep for dataset in r.datasets for model in r.models for sweep in grid_sweeps(r, dataset, model)]
+    grids = [sweep for dataset in r.datasets for levers in settings(r) for model in r.models
+             for sweep in grid_sweeps(r, dataset, model, levers)]
     return run_studies(r, grids, lambda sweep: seed_sweep(r, sweep) if sweep["stage"] == "grid" else None)
 
 

@@ -37,7 +37,7 @@ TRACED = {"loss train": ("train_loss", 1), "loss test": ("test_loss", 1),
 
 
 def settings(tmp: Path) -> list[str]:
-    return [f"reproduce.dir={tmp}", f"reproduce.out={tmp / 'results'}", "reproduce.grid=paper",
+    return [f"reproduce.dir={tmp}", f"reproduce.out={tmp / 'results'}", "reproduce.grid=paper", "reproduce.levers=none",
             "reproduce.latent=[60]", "reproduce.seeds=2", "reproduce.epochs=1", "reproduce.limit=200",
             f"hydra.run.dir={tmp / 'logs'}"]
 
@@ -147,7 +147,8 @@ def test_report_alone_rebuilds_the_same_table_and_rerun_trains_nothing(reproduce
 def test_studies_that_are_done_are_not_queued_and_take_no_place(reproduced):
     """Else an empty sweep would count as a study running beside the next one, and halve its cores."""
     r = OmegaConf.load(ROOT / "conf" / "reproduce.yaml").reproduce
-    r.update({"dir": str(reproduced), "grid": "paper", "latent": [60], "seeds": 2, "epochs": 1, "limit": 200})
+    r.update({"dir": str(reproduced), "grid": "paper", "latent": [60], "seeds": 2, "epochs": 1, "limit": 200,
+              "levers": "none"})
     grids = [s for d in r.datasets for m in r.models for s in grid_sweeps(r, d, m, "none")]
     pool = SweepPool(r)
     try:
@@ -166,7 +167,7 @@ def test_the_report_keeps_a_copy_of_its_studies_that_rebuilds_it(reproduced, tmp
     shutil.copytree(reproduced / "results", tmp_path / "results")
     settings = OmegaConf.load(ROOT / "conf" / "reproduce.yaml").reproduce
     settings.update({"storage": str(tmp_path / "results" / "studies.log"), "out": str(tmp_path / "results"),
-                     "epochs": 1, "limit": 200})
+                     "epochs": 1, "limit": 200, "levers": "none"})
     (tmp_path / "results" / "table1.csv").unlink()
     build_report(settings)  # in place: the copy is read and left as it is
     assert (tmp_path / "results" / "table1.csv").read_text() == (reproduced / "results" / "table1.csv").read_text()
@@ -207,7 +208,7 @@ def test_a_report_away_from_the_run_directories_has_the_same_numbers_and_says_wh
         path.rename(path.with_name("checkpoints.elsewhere"))
     try:
         settings = OmegaConf.load(ROOT / "conf" / "reproduce.yaml").reproduce
-        settings.update({"dir": str(reproduced), "out": str(tmp_path), "epochs": 1, "limit": 200})
+        settings.update({"dir": str(reproduced), "out": str(tmp_path), "epochs": 1, "limit": 200, "levers": "none"})
         build_report(settings)
     finally:
         for path in away:

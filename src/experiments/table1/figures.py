@@ -39,10 +39,9 @@ class Figures:
         for (levers, ran), marker in zip(mine[mine["seeds"] > 0].groupby("levers", sort=False), "s^vD<>"):
             ax.errorbar(ran["s"], ran["acc test (majority) mean"], yerr=ran["acc test (majority) std"],
                         fmt=marker, capsize=3, label=f"ours, levers {levers}")
-        not_run = [f"{s} ({levers})" for s, levers in mine.loc[mine["seeds"] == 0, ["s", "levers"]].values]
         title = f"{DATASET_TITLES[dataset]}: test accuracy (majority vote), conv-optimized VAE"
-        if not_run:
-            title += f"\nnot run: s = {', '.join(not_run)}"
+        for levers, missing in mine[mine["seeds"] == 0].groupby("levers", sort=False)["s"]:
+            title += f"\nnot run with {levers}: s = {', '.join(map(str, missing))}"
         ax.set(xlabel="latent size s", ylabel="test accuracy (%)", ylim=(0, 100))
         ax.set_title(title, fontsize=8)
         ax.legend(loc="lower right", fontsize=8)

@@ -243,6 +243,18 @@ def test_each_setting_is_checked(key, value):
         check(settings)
 
 
+def test_a_setting_whose_pretraining_outlasts_the_run_is_refused_naming_it():
+    settings = OmegaConf.load(ROOT / "conf" / "reproduce.yaml").reproduce
+    settings.epochs = 5  # a quick check with the default settings: kmeans_vae20_glorot pretrains 20 epochs
+    with pytest.raises(UserError, match="'reproduce.levers' is .*kmeans_vae20_glorot pretrains 20.*reproduce.levers=none"):
+        check(settings)
+    settings.levers = ["none", "kmeans"]  # 5 epochs of pretraining need a sixth
+    with pytest.raises(UserError, match="kmeans pretrains 5"):
+        check(settings)
+    settings.epochs = 6
+    check(settings)
+
+
 def test_a_lever_setting_runs_in_studies_of_its_own():
     r = OmegaConf.load(ROOT / "conf" / "reproduce.yaml").reproduce
     r.levers, r.grid, r.latent = "kmeans", "paper", [60]

@@ -40,6 +40,12 @@ def check(r: DictConfig) -> None:
     chosen = settings(r)
     if not chosen or not all(isinstance(x, str) and x in levers for x in chosen) or len(set(chosen)) != len(chosen):
         bad("levers", r.levers, f"a setting of conf/levers/ or a list of distinct ones: {', '.join(levers)}")
+    pretraining = {x: OmegaConf.load(CONF_DIR / "levers" / f"{x}.yaml").get("pretrain_epochs", 0) for x in chosen}
+    too_long = {x: n for x, n in pretraining.items() if n >= r.epochs}
+    if too_long:  # the trials would refuse it one by one, after the other settings' hours of runs
+        bad("levers", r.levers, f"settings whose pretraining leaves epochs of reproduce.epochs={r.epochs} to train ("
+            + ", ".join(f"{x} pretrains {n}" for x, n in too_long.items())
+            + "); for a quick check set reproduce.levers=none")
     if r.seeds > MAX_SEEDS:
         bad("seeds", r.seeds, f"at most {MAX_SEEDS}")
     if not r.models or any(m not in KINDS for m in r.models):

@@ -58,7 +58,8 @@ def test_every_cell_traces_to_a_trial_and_the_report_rebuilds_from_its_copy(bake
     assert seed003["raw pixels (28x28; in seed 003's runs)"]["NMI"] == f"{float(mine['kmeans_pixels_test_nmi']):.3f} (1 seed)"
     assert features["vanilla"]["BCE, ae_bakeoff"] == "63.92"
     assert features["vae"]["probe, ae_bakeoff"] == "0.6016"
-    assert "## Fashion-MNIST" not in report and NOT_RUN not in report.split("## Runs")[0]
+    assert "## Fashion-MNIST" not in report and NOT_RUN not in report.split("## KMNIST")[0]
+    assert report.split("## KMNIST")[1].split("## Runs")[0].strip().startswith(NOT_RUN)  # no offline copy
     assert (out / "figures" / "mnist" / "vae_features_samples.png").stat().st_size > 0
     assert all((out / "figures" / f"mnist_{p}_latent_maps.png").stat().st_size > 0 for p in ("features", "anomaly"))
     assert not (out / "figures" / "mnist" / "vanilla_features_samples.png").exists()  # no prior

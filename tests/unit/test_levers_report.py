@@ -99,3 +99,30 @@ def test_settings_added_in_a_second_study_join_the_table_and_other_rows_are_refu
         main([f"storage={path}", "study=[levers_a,levers_c]", f"out={tmp_path / 'mixed'}"])
     assert "study=levers_a,levers_c" in str(stop.value) and "latent=20" in str(stop.value)
     assert not (tmp_path / "mixed").exists()
+
+
+def test_table1_studies_of_one_row_join_the_ablation_with_their_recorded_setting_and_seed(tmp_path):
+    # src.reproduce runs one setting per study, `levers` fixed and recorded on the trials; seed 0 in a
+    # grid study (seed fixed), seeds 1.. in a seeds study (seed swept)
+    path = tmp_path / "s.log"
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
+    accs = {"none": [0.60, 0.62, 0.58], "recon20": [0.70, 0.66, 0.68]}
+    names = []
+    for levers, acc in accs.items():
+        grid = optuna.create_study(study_name=f"table1_{levers}_paper", storage=storage, direction="maximize")
+        grid.add_trial(optuna.trial.create_trial(
+            params={"layers": 2}, distributions={"layers": IntDistribution(2, 2)}, value=acc[0],
+            user_attrs={**record(levers, 0, acc[0], 50), "levers": levers}))
+        seeds = optuna.create_study(study_name=f"table1_{levers}_seeds", storage=storage, direction="maximize")
+        for seed in (1, 2):
+            seeds.add_trial(optuna.trial.create_trial(
+                params={"seed": seed}, distributions={"seed": IntDistribution(1, 9)}, value=acc[seed],
+                user_attrs={**record(levers, seed, acc[seed], 50 - seed), "levers": levers}))
+        names += [grid.study_name, seeds.study_name]
+    out = tmp_path / "report"
+    main([f"storage={path}", f"study=[{','.join(names)}]", f"out={out}"])
+    table = pd.read_csv(out / "ablation.csv", index_col="levers")
+    assert list(table.index) == ["none", "recon20"] and list(table["seeds"]) == [3, 3]
+    assert table.loc["recon20", "acc test (majority) mean"] == pytest.approx(68, abs=1e-4)
+    assert table.loc["recon20", "acc test (majority) vs none"] == pytest.approx(8, abs=1e-4)
+    assert "seeds 0, 1, 2." in (out / "ablation.md").read_text()

@@ -33,18 +33,27 @@ HEADLINE = "acc test (majority)"
 
 
 def trials(study: optuna.Study) -> pd.DataFrame:
-    """The study's trials, one row each: state, parameters and recorded attributes."""
+    """The study's trials, one row each: state, and each setting as recorded on the trial, else
+    as swept (a trial that failed records nothing; a Table 1 study fixes `levers` and, in its
+    grid study, `seed` instead of sweeping them)."""
     df = study.trials_dataframe(attrs=("number", "state", "params", "user_attrs"))
-    df.columns = [c.removeprefix("params_").removeprefix("user_attrs_") for c in df.columns]
-    return df.loc[:, ~df.columns.duplicated()].assign(study=study.study_name)  # a swept key is a parameter and a recorded setting
+    swept = {c.removeprefix("params_"): df.pop(c) for c in list(df.columns) if c.startswith("params_")}
+    df.columns = [c.removeprefix("user_attrs_") for c in df.columns]
+    for key, values in swept.items():
+        if key in df:
+            values = df[key].combine_first(values).astype(values.dtype)
+        df[key] = values
+    return df.assign(study=study.study_name)
 
 
 def settings_order(studies: list[optuna.Study]) -> list[str]:
-    """The settings in the order the sweeps list them (`none` first), study after study."""
+    """The settings in the order the sweeps list them (`none` first), study after study; a study
+    that runs one setting (Table 1's) lists the one its trials record."""
     order: list[str] = []
     for study in studies:
         t = next((t for t in study.trials if "levers" in t.distributions), None)
-        order += [c for c in (t.distributions["levers"].choices if t else []) if c not in order]
+        names = t.distributions["levers"].choices if t else [x.user_attrs.get("levers") for x in study.trials]
+        order += [c for c in names if c is not None and c not in order]
     return order
 
 
@@ -135,7 +144,7 @@ def write_report(cfg) -> Path:
     title = " + ".join(wanted)
     lines = [f"# The levers, one at a time: {title}", "",
              f"{settings['dataset']}, s={int(settings['latent'])}, n={int(settings['layers'])}, "
-             f"m={int(settings['hidden'])}, {int(settings['epochs'])} epochs, seeds {', '.join(map(str, sorted(df['seed'].unique())))}. "
+             f"m={int(settings['hidden'])}, {int(settings['epochs'])} epochs, seeds {', '.join(str(int(x)) for x in sorted(df['seed'].unique()))}. "
              "Mean ± std over seeds; percent except NMI, the cluster count and the loss.", "",
              markdown(table), "",
              "The label-free pick is the seed with the lowest training loss in the paper's form "

@@ -190,7 +190,7 @@ def test_neither_report_nor_reproduce_replaces_studies_the_storage_lacks(reprodu
 
     result = run_module("src.reproduce", f"reproduce.dir={tmp_path / 'new'}", f"reproduce.out={out}",
                         "reproduce.grid=paper", "reproduce.latent=[60]", "reproduce.epochs=1",
-                        "reproduce.limit=200", f"hydra.run.dir={tmp_path / 'logs'}")
+                        "reproduce.levers=none", "reproduce.limit=200", f"hydra.run.dir={tmp_path / 'logs'}")
     assert result.returncode == 2 and "nothing was written" in result.stderr and "Traceback" not in result.stderr
     assert f"reproduce.storage={out / 'studies.log'}" in " ".join(result.stderr.split())
     assert not (tmp_path / "new" / "studies.log").exists()  # refused before anything ran

@@ -106,7 +106,7 @@ def markdown(table: pd.DataFrame) -> str:
     shown["seeds"] = table["seeds"].astype(str)
     for column, _, _ in SCORES:
         shown[column] = [f"{m:.2f} ± {s:.2f}" for m, s in zip(table[f"{column} mean"], table[f"{column} std"])]
-    shown[f"{HEADLINE} vs none"] = [f"{d:+.2f}" if pd.isna(p) else f"{d:+.2f} (p={p:.2f})"
+    shown[f"{HEADLINE} vs none"] = [f"{d:+.2f}" if pd.isna(p) else f"{d:+.2f} (p={p:.2g})"
                                     for d, p in zip(table[f"{HEADLINE} vs none"], table[f"{HEADLINE} vs none: Welch p"])]
     shown["label-free pick: seed"] = table["label-free pick: seed"].astype(int).astype(str)
     shown[f"label-free pick: {HEADLINE}"] = [f"{a:.2f}" for a in table[f"label-free pick: {HEADLINE}"]]

@@ -122,8 +122,7 @@ class Report:
             "paper acc test": rows["paper acc test"].astype(str),
             "diff": rows["diff acc test"].map(signed),
             "acc test (Hungarian)": cells(rows, "acc test (Hungarian)"),
-            "NMI test": [NOT_RUN if not r["seeds"] else f"{r['NMI test mean']:.3f} ± {r['NMI test std']:.3f}"
-                         for _, r in rows.iterrows()],
+            "NMI test": cells(rows, "NMI test", digits=3),
             "label-free pick: seed, acc test (maj.)": [
                 NOT_RUN if not r["seeds"] else f"{r['pick seed']}, {r['pick acc test (majority)']:.2f}"
                 for _, r in rows.iterrows()]})

@@ -62,16 +62,16 @@ def summary(runs: pd.DataFrame, columns: list[str], prefix: str = "") -> pd.Data
     return stats
 
 
-def cell(row: pd.Series, column: str, prefix: str = "") -> str:
+def cell(row: pd.Series, column: str, prefix: str = "", digits: int = 2) -> str:
     """A score's markdown cell: mean ± std over the seeds, the value for one seed, or not run."""
     seeds = row[f"{prefix}seeds"]
     mean, std = row[f"{column} mean"], row[f"{column} std"]
-    return NOT_RUN if seeds == 0 else f"{mean:.2f}" if seeds == 1 else f"{mean:.2f} ± {std:.2f}"
+    return NOT_RUN if seeds == 0 else f"{mean:.{digits}f}" if seeds == 1 else f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
-def cells(frame: pd.DataFrame, column: str, prefix: str = "") -> list[str]:
+def cells(frame: pd.DataFrame, column: str, prefix: str = "", digits: int = 2) -> list[str]:
     """`cell` for every row of the frame."""
-    return [cell(row, column, prefix) for _, row in frame.iterrows()]
+    return [cell(row, column, prefix, digits) for _, row in frame.iterrows()]
 
 
 def signed(value) -> str:

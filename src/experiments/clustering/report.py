@@ -12,6 +12,7 @@ clustering.storage), and the rows of other experiments read from their studies c
   studies.log  a copy of this experiment's studies: with clustering.storage=<out>/studies.log
                the table rebuilds from the repository alone
 """
+from collections.abc import Mapping
 from pathlib import Path
 
 import optuna
@@ -102,7 +103,8 @@ def own_trials(r: DictConfig, records: list[dict]) -> list[dict]:
 
 def other_trials(r: DictConfig) -> list[dict]:
     """The rows of other experiments, from their studies copies (a missing copy: not run);
-    each copy is read once, however many rows and data sets it serves."""
+    each copy is read once, however many rows and data sets it serves. `studies` is a list of
+    names ({dataset} filled in) or, where the data sets' rows differ, a list per data set."""
     read: dict[Path, list[dict]] = {}
     rows = []
     for other in r.others:
@@ -112,7 +114,8 @@ def other_trials(r: DictConfig) -> list[dict]:
                 continue
             if path not in read:
                 read[path] = records_of(*open_studies(str(path)))
-            wanted = {s.format(dataset=dataset) for s in other.studies}
+            names = other.studies.get(dataset, []) if isinstance(other.studies, Mapping) else other.studies
+            wanted = {s.format(dataset=dataset) for s in names}
             found = [x for x in read[path] if x["study"] in wanted and all(x.get(k) == v for k, v in other.match.items())]
             rows += scored(found, other.method, str(path))
     return rows

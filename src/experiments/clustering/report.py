@@ -12,6 +12,7 @@ clustering.storage), and the rows of other experiments read from their studies c
   studies.log  a copy of this experiment's studies: with clustering.storage=<out>/studies.log
                the table rebuilds from the repository alone
 """
+import textwrap
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -164,16 +165,16 @@ def figure(df: pd.DataFrame, r: DictConfig, dataset: str, out: Path) -> str | No
     shown = [m for m, _ in methods(r) if len(runs) and (runs["method"] == m).any()]
     if not shown:
         return None
-    fig, ax = plt.subplots(figsize=(10, 0.5 * len(shown) + 1.2))
+    fig, ax = plt.subplots(figsize=(10, 0.6 * len(shown) + 1.2))
     for i, method in enumerate(shown):
         acc = runs[runs["method"] == method]["acc"] * 100
         ax.barh(i, acc.mean(), xerr=acc.std() if len(acc) > 1 else None, color="lightsteelblue", capsize=3)
         ax.scatter(acc, [i] * len(acc), color="black", s=12, zorder=3)
-    ax.set_yticks(range(len(shown)), shown, fontsize=8)
+    ax.set_yticks(range(len(shown)), [textwrap.fill(m, 60) for m in shown], fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel("test accuracy, Hungarian (%); bar: mean ± std over seeds; dots: seeds")
     ax.set_title(f"{TITLES[dataset]}: clustering on the test images")
-    fig.subplots_adjust(left=0.42, right=0.97, bottom=0.8 / fig.get_size_inches()[1])  # room for the long names
+    fig.subplots_adjust(left=0.4, right=0.97, bottom=0.8 / fig.get_size_inches()[1])  # room for the names, wrapped
     target = out / "figures" / f"accuracy_{dataset}.png"
     target.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(target, dpi=80)

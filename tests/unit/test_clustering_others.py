@@ -4,6 +4,7 @@ baseline's peak is s=10 on MNIST, s=25 on Fashion-MNIST); `match` keeps the row'
 import optuna
 from omegaconf import OmegaConf
 
+from hydra_plugins.optuna5_sweeper.storage import open_storage
 from src.experiments.clustering.report import other_trials
 
 
@@ -16,7 +17,7 @@ def add_run(storage, study: str, dataset: str, levers: str, acc: float) -> None:
 
 def test_studies_per_data_set_read_only_that_data_sets_studies(tmp_path):
     path = tmp_path / "studies.log"
-    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
+    storage = open_storage(str(path))
     add_run(storage, "flat_mnist_s10", "mnist", "none", 0.6)
     add_run(storage, "flat_mnist_s10", "mnist", "recon20", 0.5)
     add_run(storage, "flat_fashion_mnist_s10", "fashion_mnist", "none", 0.1)  # not the peak: not read

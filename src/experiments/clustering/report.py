@@ -24,7 +24,7 @@ from hydra_plugins.optuna5_sweeper.storage import masked
 from src.experiments.clustering.published import published
 from src.experiments.common.studies_copy import STUDIES_COPY, copy_studies, reported_studies
 from src.runtime.errors import UserError
-from src.trials.records import open_studies, records_of
+from src.trials.records import open_studies, records_of, select
 
 DATASETS = ("mnist", "fashion_mnist")
 TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
@@ -117,7 +117,7 @@ def other_trials(r: DictConfig) -> list[dict]:
                 read[path] = records_of(*open_studies(str(path)))
             names = other.studies.get(dataset, []) if isinstance(other.studies, Mapping) else other.studies
             wanted = {s.format(dataset=dataset) for s in names}
-            found = [x for x in read[path] if x["study"] in wanted and all(x.get(k) == v for k, v in other.match.items())]
+            found = select([x for x in read[path] if x["study"] in wanted], **other.match)
             rows += scored(found, other.method, str(path))
     return rows
 

@@ -126,3 +126,23 @@ def test_table1_studies_of_one_row_join_the_ablation_with_their_recorded_setting
     assert table.loc["recon20", "acc test (majority) mean"] == pytest.approx(68, abs=1e-4)
     assert table.loc["recon20", "acc test (majority) vs none"] == pytest.approx(8, abs=1e-4)
     assert "seeds 0, 1, 2." in (out / "ablation.md").read_text()
+
+
+def test_curve_shows_the_validation_accuracy_each_trial_reported_at_the_epochs_asked(tmp_path):
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(tmp_path / "s.log")))
+    study = optuna.create_study(study_name="levers_mnist_e20", storage=storage, direction="maximize")
+    for seed, (start, end) in enumerate([(0.70, 0.80), (0.60, 0.90)]):
+        study.add_trial(optuna.trial.create_trial(
+            params={"levers": "none", "seed": seed},
+            distributions={"levers": CategoricalDistribution(["none"]), "seed": IntDistribution(0, 1)},
+            value=end, intermediate_values={0: 0.1, 1: start, 19: end},
+            user_attrs=record("none", seed, end, 50.0)))
+    out = tmp_path / "report"
+    main([f"storage={tmp_path / 's.log'}", f"out={out}", "curve=[1,19]"])
+
+    table = pd.read_csv(out / "ablation.csv", index_col="levers")
+    assert table.loc["none", "acc val at epoch 1 mean"] == pytest.approx(65.0)
+    assert table.loc["none", "acc val at epoch 1 std"] == pytest.approx(statistics.stdev([70, 60]), abs=1e-4)
+    assert table.loc["none", "acc val at epoch 19 mean"] == pytest.approx(85.0)
+    text = (out / "ablation.md").read_text()
+    assert "acc val at epoch 1" in text and "curve=[1,19]" in text

@@ -5,9 +5,14 @@ form after training).
 
     python -m src.experiments.levers.report [study=levers_mnist_e20] [storage=<journal or URL>] [out=<folder>]
     python -m src.experiments.levers.report study=[levers_mnist_e50,levers_mnist_e50_more] ...
+    python -m src.experiments.levers.report ... curve=[20,30,40,49]
 
 Several studies: Optuna keeps one set of choices per parameter and study, so settings
 added after a study began go into a study of their own (same storage); the table joins them.
+
+`curve`: epochs (from 0) at which to show the validation accuracy as the trials reported it
+to the sweeper's pruner: whether a setting was still improving when it stopped, and where
+clustering started after a pretraining.
 
 Labels are used only to score (test and validation columns); the validation accuracy is
 what a sweep would choose settings by, and is shown as such.
@@ -23,7 +28,7 @@ from src.experiments.common.studies_copy import copy_studies
 from src.runtime.errors import UserError
 from src.trials.records import open_studies
 
-DEFAULTS = {"study": "levers_mnist_e20", "storage": None, "out": None}
+DEFAULTS = {"study": "levers_mnist_e20", "storage": None, "out": None, "curve": []}
 # (column, trial attribute, scale)
 SCORES = [("acc test (majority)", "test_acc_majority", 100), ("acc test (Hungarian)", "test_acc", 100),
           ("NMI test", "test_nmi", 1), ("smallest cluster (% of test)", "test_smallest_cluster", 100),
@@ -32,10 +37,15 @@ SCORES = [("acc test (majority)", "test_acc_majority", 100), ("acc test (Hungari
 HEADLINE = "acc test (majority)"
 
 
-def trials(study: optuna.Study) -> pd.DataFrame:
+def scores(curve) -> list[tuple[str, str, int]]:
+    """SCORES, then the validation accuracy at each epoch of `curve`."""
+    return SCORES + [(f"acc val at epoch {e}", f"val_acc_epoch_{e}", 100) for e in curve]
+
+
+def trials(study: optuna.Study, curve=()) -> pd.DataFrame:
     """The study's trials, one row each: state, and each setting as recorded on the trial, else
     as swept (a trial that failed records nothing; a Table 1 study fixes `levers` and, in its
-    grid study, `seed` instead of sweeping them)."""
+    grid study, `seed` instead of sweeping them); the validation accuracy at each epoch of `curve`."""
     df = study.trials_dataframe(attrs=("number", "state", "params", "user_attrs"))
     swept = {c.removeprefix("params_"): df.pop(c) for c in list(df.columns) if c.startswith("params_")}
     df.columns = [c.removeprefix("user_attrs_") for c in df.columns]
@@ -43,6 +53,9 @@ def trials(study: optuna.Study) -> pd.DataFrame:
         if key in df:
             values = df[key].combine_first(values).astype(values.dtype)
         df[key] = values
+    for epoch in curve:
+        reported = {t.number: t.intermediate_values.get(epoch) for t in study.trials}
+        df[f"val_acc_epoch_{epoch}"] = df["number"].map(reported).astype(float)
     return df.assign(study=study.study_name)
 
 
@@ -60,13 +73,13 @@ def settings_order(studies: list[optuna.Study]) -> list[str]:
 ROW = ["dataset", "latent", "layers", "hidden", "epochs"]
 
 
-def ablation(all_trials: pd.DataFrame, order: list[str]) -> pd.DataFrame:
+def ablation(all_trials: pd.DataFrame, order: list[str], curve=()) -> pd.DataFrame:
     """One row per setting: mean and std over its finished seeds of every score, its
     difference to `none`, the label-free pick among its restarts, and its failed seeds (a seed
     whose failed trial was retried and finished is not one: a killed worker's trial is requeued)."""
     df = all_trials[all_trials["state"] == "COMPLETE"]
-    scaled = df.assign(**{column: df[key] * scale for column, key, scale in SCORES})
-    columns = [column for column, _, _ in SCORES]
+    scaled = df.assign(**{column: df[key] * scale for column, key, scale in scores(curve)})
+    columns = [column for column, _, _ in scores(curve)]
     grouped = scaled.groupby("levers")
     table = grouped[columns].agg(["mean", "std"])
     table.columns = [f"{column} {stat}" for column, stat in table.columns]
@@ -100,11 +113,11 @@ def welch_p(scaled: pd.DataFrame, setting: str) -> float:
     return float(ttest_ind(mine, none, equal_var=False).pvalue)
 
 
-def markdown(table: pd.DataFrame) -> str:
+def markdown(table: pd.DataFrame, curve=()) -> str:
     """mean ± std in one cell per score, for reading."""
     shown = pd.DataFrame(index=table.index)
     shown["seeds"] = table["seeds"].astype(str)
-    for column, _, _ in SCORES:
+    for column, _, _ in scores(curve):
         shown[column] = [f"{m:.2f} ± {s:.2f}" for m, s in zip(table[f"{column} mean"], table[f"{column} std"])]
     shown[f"{HEADLINE} vs none"] = [f"{d:+.2f}" if pd.isna(p) else f"{d:+.2f} (p={p:.2g})"
                                     for d, p in zip(table[f"{HEADLINE} vs none"], table[f"{HEADLINE} vs none: Welch p"])]
@@ -129,14 +142,14 @@ def write_report(cfg) -> Path:
                         f"(it holds: {', '.join(names) or 'none'}); run it with "
                         f"`python -m src.train -m sweep=levers_mnist` first.")
     studies = [optuna.load_study(study_name=name, storage=storage) for name in wanted]
-    every = pd.concat([trials(study) for study in studies], ignore_index=True)
+    every = pd.concat([trials(study, cfg.curve) for study in studies], ignore_index=True)
     df = every[every["state"] == "COMPLETE"]
     rows = df[ROW].drop_duplicates()
     if len(rows) > 1:
         raise UserError(f"study={','.join(wanted)}: the studies' trials are on {len(rows)} different rows "
                         f"({'; '.join(', '.join(f'{k}={v}' for k, v in r.items()) for r in rows.to_dict('records'))}); "
                         "an ablation compares settings on one row: give studies of the same row.")
-    table = ablation(every, settings_order(studies))
+    table = ablation(every, settings_order(studies), cfg.curve)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "ablation.csv", float_format="%.4f")
@@ -146,17 +159,18 @@ def write_report(cfg) -> Path:
              f"{settings['dataset']}, s={int(settings['latent'])}, n={int(settings['layers'])}, "
              f"m={int(settings['hidden'])}, {int(settings['epochs'])} epochs, seeds {', '.join(str(int(x)) for x in sorted(df['seed'].unique()))}. "
              "Mean ± std over seeds; percent except NMI, the cluster count and the loss.", "",
-             markdown(table), "",
+             markdown(table, cfg.curve), "",
              "The label-free pick is the seed with the lowest training loss in the paper's form "
              "(the loss task on the training images after training); no label is used to pick it. "
-             "Validation labels enter only the `acc val` column, the objective a sweep would select by. "
+             "Validation labels enter only the `acc val` columns (at the end: the objective a sweep would select by). "
              "`vs none` gives Welch's two-sided p-value (scipy) of the setting's seeds against none's "
              "on that score: with 3 seeds a side, a difference with p well above 0.05 is within the seeds' spread. "
              "A failed seed stopped with an error (its reason is in the trial's fail_reason), was not "
              "retried to the end, and is "
              "not in the means.", "",
              "Rebuild: `python -m src.experiments.levers.report "
-             f"study={study_arg(wanted)} storage={out / 'studies.log'} out={out}`", "", *provenance(df), ""]
+             f"study={study_arg(wanted)} storage={out / 'studies.log'} out={out}"
+             f"{' curve=[' + ','.join(map(str, cfg.curve)) + ']' if cfg.curve else ''}`", "", *provenance(df), ""]
     (out / "ablation.md").write_text("\n".join(lines))
     copy_studies(OmegaConf.create({"storage": cfg.storage, "out": str(out)}), storage, wanted)
     return out / "ablation.md"

@@ -42,6 +42,8 @@ class ClusteringVAE(BaseModel):
         self.register_buffer("_weights", torch.ones(2), persistent=False)
         # Pretraining as an autoencoder: z is the posterior mean and the KL weight is 0.
         self._autoencoding = False
+        # The k-means start's own scores, for the history row of the epoch it starts.
+        self._start_scores: dict = {}
 
     def loss_terms(self, x) -> dict:
         return self.terms_of(x, *self.bottleneck.posterior(self.encoder(x)))
@@ -76,6 +78,12 @@ class ClusteringVAE(BaseModel):
         kl_weight = 0.0 if self._autoencoding else warmup_weight(epoch, h.kl_warmup_epochs)
         self._weights.copy_(torch.tensor([kl_weight, 0.0 if pretraining else 1.0]))
 
+    def on_validation_epoch_end(self):
+        super().on_validation_epoch_end()
+        if self._start_scores and self.history and not self.trainer.sanity_checking:
+            self.history[-1].update(self._start_scores)
+            self._start_scores = {}
+
     def on_train_end(self):
         self._weights.fill_(1.0)
         self._autoencoding = False
@@ -85,13 +93,18 @@ class ClusteringVAE(BaseModel):
         """k-means (scikit-learn, 10 restarts) on the posterior means of the images trained
         on: the class means start at its centres and the classifier at its assignment
         (MixturePrior.start_from); after autoencoder pretraining the code is first centred and rescaled.
-        Rank 0 computes it and the other ranks take its result."""
+        Rank 0 computes it and the other ranks take its result. The training labels score the
+        k-means clustering itself (`kmeans_start_*` in the epoch's history row); nothing reads
+        them to train or choose."""
         from sklearn.cluster import KMeans
+
+        from src.tasks.scores import clustering_metrics
 
         datamodule, strategy = self.trainer.datamodule, self.trainer.strategy
         was_training = self.training
         self.eval()
-        codes = torch.cat([self.encode(x) for x, _ in datamodule.batches("train", datamodule.fit_indices)])
+        codes, labels_true = zip(*((self.encode(x), y) for x, y in datamodule.batches("train", datamodule.fit_indices)))
+        codes = torch.cat(codes)
         self.train(was_training)
         seed = torch.initial_seed() % 2**32
         kmeans = KMeans(self.hparams.num_classes, n_init=10, random_state=seed).fit(codes.cpu().double().numpy())
@@ -109,8 +122,12 @@ class ClusteringVAE(BaseModel):
             codes, centres = (codes - shift) * scale, (centres - shift) * scale
         agreement = self.bottleneck.start_from(centres, codes, labels,
                                                generator=torch.Generator().manual_seed(seed))
+        scores = clustering_metrics(kmeans.labels_, torch.cat(labels_true).cpu().numpy(), self.hparams.num_classes)
+        self._start_scores = {f"kmeans_start_{k}": scores[k] for k in ("acc", "acc_majority", "nmi")}
+        self._start_scores["kmeans_start_classifier_agreement"] = agreement
         log.info("k-means start at epoch %d: inertia %.1f, code scaled by %.3g, classifier agrees "
-                 "with %.1f%% of its labels", self.current_epoch, kmeans.inertia_, scale, 100 * agreement)
+                 "with %.1f%% of its labels; k-means accuracy on the training images %.1f%% (Hungarian)",
+                 self.current_epoch, kmeans.inertia_, scale, 100 * agreement, 100 * scores["acc"])
 
     # --- capabilities ----------------------------------------------------------------------
     def encode(self, x, sample: bool = False) -> torch.Tensor:

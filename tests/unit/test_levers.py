@@ -16,6 +16,7 @@ from src.models import ClusteringVAE
 from src.models.losses import balance_term, warmup_weight
 from src.models.parts import FlatDecoder, FlatEncoder, MixturePrior
 from src.models.parts.initialisation import glorot_
+from src.tasks.scores import clustering_metrics
 from tests.helpers.processes import ROOT
 
 
@@ -104,6 +105,14 @@ def test_pretraining_then_kmeans_sets_the_class_means_at_the_kmeans_centres(data
     # and the classifier starts from k-means' assignment
     agreement = (before.bottleneck.classifier(codes).argmax(1) == torch.as_tensor(kmeans.labels_)).float().mean()
     assert agreement > 0.9
+    # the start's own scores go into the history row of its epoch, and only there
+    labels = torch.cat([y for _, y in datamodule.batches("train", datamodule.fit_indices)]).numpy()
+    own = clustering_metrics(kmeans.labels_, labels, 10)
+    assert [sorted(k for k in row if k.startswith("kmeans_start_")) for row in model.history] == [
+        [], [], ["kmeans_start_acc", "kmeans_start_acc_majority", "kmeans_start_classifier_agreement", "kmeans_start_nmi"], []]
+    assert model.history[2]["kmeans_start_acc"] == pytest.approx(own["acc"])
+    assert model.history[2]["kmeans_start_nmi"] == pytest.approx(own["nmi"])
+    assert model.history[2]["kmeans_start_classifier_agreement"] == pytest.approx(float(agreement), abs=1e-6)
 
 
 def test_pretraining_as_an_autoencoder_drops_the_kl_and_samples_nothing(data_dir):

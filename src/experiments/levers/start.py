@@ -1,0 +1,80 @@
+"""How well a clustering of a pretrained run's code would start the clusters: k-means on the
+posterior means of the images the run trained on (what `class_means_init=kmeans` does), the
+same on the code's top principal directions, and a diagonal Gaussian mixture; each scored
+against those images' labels (Hungarian, majority, NMI), beside the code's active dimensions
+(variance of the posterior mean over the images above 0.01, Burda et al. 2016). The labels
+only score: nothing here trains or chooses by them.
+
+    python -m src.experiments.levers.start runs=[<run dir>,...] [dims=[10,5]] [out=<file.csv>]
+
+A run of `levers=kmeans_vae20_glorot epochs=20` stops where that setting would start its
+clusters, so its final weights are the code k-means would see.
+"""
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from omegaconf import OmegaConf
+
+from src.runtime.errors import UserError
+from src.tasks.scores import clustering_metrics
+
+DEFAULTS = {"runs": [], "dims": [10, 5], "out": None, "data_dir": None}
+ACTIVE = 0.01  # Burda et al.'s threshold on Cov_x(E_q[z_d])
+
+
+def active_dims(codes: np.ndarray) -> int:
+    return int((codes.var(axis=0) > ACTIVE).sum())
+
+
+def start_scores(codes: np.ndarray, labels: np.ndarray, k: int, seed: int, dims=(10, 5)) -> dict[str, dict]:
+    """{clustering: its scores against `labels`} for each way of starting the clusters."""
+    from sklearn.cluster import KMeans
+    from sklearn.decomposition import PCA
+    from sklearn.mixture import GaussianMixture
+
+    clusterings = {"kmeans": KMeans(k, n_init=10, random_state=seed).fit_predict(codes)}
+    for d in dims:
+        if d < codes.shape[1]:
+            projected = PCA(d, random_state=seed).fit_transform(codes)
+            clusterings[f"kmeans on top {d} principal directions"] = KMeans(k, n_init=10, random_state=seed).fit_predict(projected)
+    clusterings["Gaussian mixture (diagonal)"] = GaussianMixture(
+        k, covariance_type="diag", n_init=1, random_state=seed).fit(codes).predict(codes)
+    return {name: clustering_metrics(c, labels, k) for name, c in clusterings.items()}
+
+
+def run_rows(run_dir: Path, dims, data_dir: str | None) -> list[dict]:
+    from src.runs import load_run
+
+    cfg, datamodule, model = load_run(run_dir, data_dir=data_dir)
+    if not hasattr(model, "bottleneck") or not hasattr(model.bottleneck, "class_means"):
+        raise UserError(f"runs: {run_dir} is a run of {cfg.model._target_}, which has no clusters to "
+                        "start; give runs of a clustering VAE (model=conv_vae, flat_vae or seed001).")
+    with torch.no_grad():
+        codes, labels = zip(*((model.encode(x), y) for x, y in datamodule.batches("train", datamodule.fit_indices)))
+    codes, labels = torch.cat(codes).double().numpy(), torch.cat(labels).numpy()
+    settings = {"run": str(run_dir), "dataset": cfg.dataset.name, **model.identity, "seed": cfg.seed,
+                "epochs": cfg.epochs, "active dims": active_dims(codes)}
+    scores = start_scores(codes, labels, datamodule.num_classes, cfg.seed, dims)
+    return [{**settings, "clustering": name, **{k: s[k] for k in ("acc", "acc_majority", "nmi")}}
+            for name, s in scores.items()]
+
+
+def main(argv=None) -> None:
+    cfg = OmegaConf.merge(DEFAULTS, OmegaConf.from_cli(list(sys.argv[1:] if argv is None else argv)))
+    if not cfg.runs:
+        sys.exit("error: runs=[<run dir>,...]: give at least one finished run of a clustering VAE.")
+    try:
+        table = pd.DataFrame([row for run in cfg.runs for row in run_rows(Path(run), cfg.dims, cfg.data_dir)])
+    except UserError as error:
+        sys.exit(f"error: {error}")
+    if cfg.out:
+        Path(cfg.out).parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(cfg.out, index=False, float_format="%.4f")
+    print(table.drop(columns="run").to_markdown(index=False, floatfmt=".4f"))
+
+
+if __name__ == "__main__":
+    main()

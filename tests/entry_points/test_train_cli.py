@@ -3,6 +3,7 @@ import json
 import math
 import re
 
+import pandas as pd
 import pytest
 
 from src.runtime.config_check import cpu_has_bf16
@@ -162,3 +163,12 @@ def test_every_lever_switched_on_trains_and_evaluates(model, data_dir, tmp_path)
     assert test["paper_loss"] == pytest.approx(test["recon"] + test["kl"] + test["cat"], rel=1e-5)
     assert 0 <= metrics["clustering"]["test"]["acc"] <= 1
     assert "k-means start at epoch 1" in (tmp_path / "train.log").read_text()
+    assert "kmeans_start_acc" not in first and 0 < second["kmeans_start_acc"] <= 1
+
+    if model == "conv_vae":  # the start tool reads the run back and scores its ways of starting
+        start = run_module("src.experiments.levers.start", f"runs=[{tmp_path}]", "dims=[3]", f"out={tmp_path / 'start'}")
+        assert start.returncode == 0, start.stderr[-3000:]
+        table = pd.read_csv(tmp_path / "start" / "start.csv")
+        assert list(table["clustering"]) == ["kmeans", "kmeans on top 3 principal directions", "Gaussian mixture (diagonal)"]
+        assert table["latent"].eq(5).all() and table["acc"].between(0.1, 1).all()
+        assert 0 < table["active dims"].iloc[0] <= 5

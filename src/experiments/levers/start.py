@@ -5,7 +5,10 @@ against those images' labels (Hungarian, majority, NMI), beside the code's activ
 (variance of the posterior mean over the images above 0.01, Burda et al. 2016). The labels
 only score: nothing here trains or chooses by them.
 
-    python -m src.experiments.levers.start runs=[<run dir>,...] [dims=[10,5]] [out=<file.csv>]
+    python -m src.experiments.levers.start runs=[<run dir>,...] [dims=[10,5]] [out=<folder>]
+
+`out`: start.csv and start.md (the table and the command) there. Rebuilding needs the runs'
+checkpoints, which stay in their run directories.
 
 A run of `levers=kmeans_vae20_glorot epochs=20` stops where that setting would start its
 clusters, so its final weights are the code k-means would see.
@@ -70,10 +73,19 @@ def main(argv=None) -> None:
         table = pd.DataFrame([row for run in cfg.runs for row in run_rows(Path(run), cfg.dims, cfg.data_dir)])
     except UserError as error:
         sys.exit(f"error: {error}")
+    text = table.drop(columns="run").to_markdown(index=False, floatfmt=".4f")
     if cfg.out:
-        Path(cfg.out).parent.mkdir(parents=True, exist_ok=True)
-        table.to_csv(cfg.out, index=False, float_format="%.4f")
-    print(table.drop(columns="run").to_markdown(index=False, floatfmt=".4f"))
+        out = Path(cfg.out)
+        out.mkdir(parents=True, exist_ok=True)
+        table.to_csv(out / "start.csv", index=False, float_format="%.4f")
+        command = "python -m src.experiments.levers.start " + " ".join(
+            f"{k}=[{','.join(map(str, v))}]" if OmegaConf.is_list(v) else f"{k}={v}"
+            for k, v in cfg.items() if v is not None and k != "data_dir")
+        (out / "start.md").write_text(
+            "# How a clustering of the code would start the clusters\n\nScored on the training images "
+            "the runs trained on (their labels only score); runs in start.csv.\n\n"
+            f"{text}\n\nCommand: `{command}`\n")
+    print(text)
 
 
 if __name__ == "__main__":

@@ -96,8 +96,7 @@ class ClusteringVAE(BaseModel):
         Rank 0 computes it and the other ranks take its result. The training labels score the
         k-means clustering itself (`kmeans_start_*` in the epoch's history row); nothing reads
         them to train or choose."""
-        from sklearn.cluster import KMeans
-
+        from src.tasks.kmeans import fit_kmeans
         from src.tasks.scores import clustering_metrics
 
         datamodule, strategy = self.trainer.datamodule, self.trainer.strategy
@@ -107,7 +106,7 @@ class ClusteringVAE(BaseModel):
         codes = torch.cat(codes)
         self.train(was_training)
         seed = torch.initial_seed() % 2**32
-        kmeans = KMeans(self.hparams.num_classes, n_init=10, random_state=seed).fit(codes.cpu().double().numpy())
+        kmeans = fit_kmeans(codes.cpu().double().numpy(), self.hparams.num_classes, seed, n_init=10)
         centres = torch.as_tensor(kmeans.cluster_centers_, dtype=codes.dtype, device=codes.device)
         labels = torch.as_tensor(kmeans.labels_, dtype=torch.long, device=codes.device)
         # An autoencoder's code lies where it likes (offsets of ~50 were seen on MNIST); the

@@ -12,12 +12,13 @@ from src.tasks.scores import clustering_metrics
 SCORES = ("acc", "acc_majority", "nmi", "ari")
 
 
-def fit_kmeans(features, k: int, seed: int):
-    """scikit-learn's KMeans with n_init 20 on `features` (float64 numpy): this task's, and
-    DEC's start (src/models/dec.py)."""
+def fit_kmeans(features, k: int, seed: int, n_init: int = 20):
+    """scikit-learn's KMeans on `features` (float64 numpy): this task's and DEC's start
+    (src/models/dec.py) with 20 restarts, the clustering VAE's k-means start
+    (src/models/clustering_vae.py) and the start tool (src/experiments/levers/start.py) with 10."""
     from sklearn.cluster import KMeans
 
-    return KMeans(k, n_init=20, random_state=seed).fit(features)
+    return KMeans(k, n_init=n_init, random_state=seed).fit(features)
 
 
 class KMeansOnCode(Task):

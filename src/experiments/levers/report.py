@@ -78,8 +78,9 @@ def ablation(all_trials: pd.DataFrame, order: list[str], curve=()) -> pd.DataFra
     difference to `none`, the label-free pick among its restarts, and its failed seeds (a seed
     whose failed trial was retried and finished is not one: a killed worker's trial is requeued)."""
     df = all_trials[all_trials["state"] == "COMPLETE"]
-    scaled = df.assign(**{column: df[key] * scale for column, key, scale in scores(curve)})
-    columns = [column for column, _, _ in scores(curve)]
+    named = scores(curve)
+    scaled = df.assign(**{column: df[key] * scale for column, key, scale in named})
+    columns = [column for column, _, _ in named]
     grouped = scaled.groupby("levers")
     table = grouped[columns].agg(["mean", "std"])
     table.columns = [f"{column} {stat}" for column, stat in table.columns]

@@ -10,8 +10,9 @@ only score: nothing here trains or chooses by them.
 `out`: start.csv and start.md (the table and the command) there. Rebuilding needs the runs'
 checkpoints, which stay in their run directories.
 
-A run of `levers=kmeans_vae20_glorot epochs=20` stops where that setting would start its
-clusters, so its final weights are the code k-means would see.
+A run of `levers=kmeans_vae20_glorot epochs=21` records the model's own start in its history
+(`kmeans_start_*`, metrics.json) and ends one clustering epoch later: its final weights are
+the code k-means saw, moved by that one epoch (`epochs` must exceed the 20 pretraining epochs).
 """
 import sys
 from pathlib import Path
@@ -22,6 +23,7 @@ import torch
 from omegaconf import OmegaConf
 
 from src.runtime.errors import UserError
+from src.tasks.kmeans import fit_kmeans
 from src.tasks.scores import clustering_metrics
 
 DEFAULTS = {"runs": [], "dims": [10, 5], "out": None, "data_dir": None}
@@ -34,15 +36,14 @@ def active_dims(codes: np.ndarray) -> int:
 
 def start_scores(codes: np.ndarray, labels: np.ndarray, k: int, seed: int, dims=(10, 5)) -> dict[str, dict]:
     """{clustering: its scores against `labels`} for each way of starting the clusters."""
-    from sklearn.cluster import KMeans
     from sklearn.decomposition import PCA
     from sklearn.mixture import GaussianMixture
 
-    clusterings = {"kmeans": KMeans(k, n_init=10, random_state=seed).fit_predict(codes)}
+    clusterings = {"kmeans": fit_kmeans(codes, k, seed, n_init=10).labels_}  # as the model's start
     for d in dims:
         if d < codes.shape[1]:
             projected = PCA(d, random_state=seed).fit_transform(codes)
-            clusterings[f"kmeans on top {d} principal directions"] = KMeans(k, n_init=10, random_state=seed).fit_predict(projected)
+            clusterings[f"kmeans on top {d} principal directions"] = fit_kmeans(projected, k, seed, n_init=10).labels_
     clusterings["Gaussian mixture (diagonal)"] = GaussianMixture(
         k, covariance_type="diag", n_init=1, random_state=seed).fit(codes).predict(codes)
     return {name: clustering_metrics(c, labels, k) for name, c in clusterings.items()}

@@ -1,14 +1,14 @@
 """Claiming trials: what the study holds, the sweep's budgets, the next trial or grid point,
 trials gone stale with their worker."""
 import time
-from typing import Any, Dict, List, Optional
+from typing import Dict, List, Optional
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from ._heartbeat import HEARTBEAT_ATTR
 from ._search_space import suggest
-from ._shared import DONE, NOT_JOB_FAILURES, STOP_ATTR, _trial_point
+from ._shared import DONE, NOT_JOB_FAILURES, STOP_ATTR, _trial_point, _trial_values
 
 
 class Claims:
@@ -135,6 +135,6 @@ class Claims:
             print(f"trial {t.number} went stale (no heartbeat for {now - last:.0f} s); marked FAIL"
                   + (" and its grid point queued again" if self.grid is not None else ""), flush=True)
 
-    def _requeue(self, study: optuna.Study, trial: Any) -> None:
+    def _requeue(self, study: optuna.Study, trial: FrozenTrial) -> None:
         if self.grid is not None:
-            study.enqueue_trial(dict(trial.params), user_attrs={"retry_of": trial.number})
+            study.enqueue_trial(_trial_values(trial), user_attrs={"retry_of": trial.number})

@@ -402,11 +402,12 @@ class Sweep(Claims, Output, Supervisor):
         return len(trials)
 
     def _interrupted(self, study: optuna.Study, trial: optuna.Trial, exc: BaseException) -> None:
-        if study._storage.get_trial(trial._trial_id).state != TrialState.RUNNING:
+        frozen = study._storage.get_trial(trial._trial_id)
+        if frozen.state != TrialState.RUNNING:
             return
         trial.set_user_attr("fail_reason", f"interrupted ({type(exc).__name__})")
         study.tell(trial, state=TrialState.FAIL)
-        self._requeue(study, trial)  # the point goes back to the queue for the next run or worker
+        self._requeue(study, frozen)  # the point goes back to the queue for the next run or worker
         print(f"trial {trial.number} interrupted; marked FAIL"
               + (" and its grid point queued again" if self.grid is not None else ""), flush=True)
 

@@ -20,8 +20,14 @@ def _point_key(params: Dict[str, Any], names: Sequence[str]) -> Tuple:
     return tuple(params.get(n) for n in names)
 
 
+def _trial_values(trial: FrozenTrial) -> Dict[str, Any]:
+    """The values a trial runs: its queued values, with what it has suggested so far. A
+    claimed trial suggests its parameters one storage write at a time; read between two (or
+    after its worker died between claim and suggestion), its params alone name another point
+    or none (seen: a second worker then queued the point again; a retry queued empty)."""
+    return {**trial.system_attrs.get("fixed_params", {}), **trial.params}
+
+
 def _trial_point(trial: FrozenTrial, names: Sequence[str]) -> Tuple:
-    """The grid point a trial runs: its queued values, with what it has suggested so far. A
-    claimed trial suggests its parameters one storage write at a time; read between two, its
-    params alone name another point (seen: a second worker then queued the point again)."""
-    return _point_key({**trial.system_attrs.get("fixed_params", {}), **trial.params}, names)
+    """The grid point a trial runs (`_trial_values`)."""
+    return _point_key(_trial_values(trial), names)

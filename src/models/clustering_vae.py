@@ -25,13 +25,15 @@ class ClusteringVAE(BaseModel):
     def __init__(self, encoder, decoder, bottleneck, num_classes: int = 10, recon_weight: float = 2.5,
                  kl_estimator: str = "analytic", classifier_input: str = "sampled", init: str = "torch",
                  balance_weight: float = 0.0, kl_warmup_epochs: int = 0, pretrain_epochs: int = 0,
-                 class_means_init: str = "zeros", pretrain_as: str = "vae", **base):
+                 class_means_init: str = "zeros", pretrain_as: str = "vae", pretrain_kl_weight: float = 1.0,
+                 **base):
         """encoder, decoder: parts (src/models/parts); bottleneck: a MixturePrior still to be
         given the parts' sizes and the number of classes (a `_partial_` config). The other
         keys are the levers of conf/model/base/clustering_vae.yaml, where each is explained."""
         super().__init__(**base)
         self.save_hyperparameters("num_classes", "recon_weight", "kl_estimator", "classifier_input", "init",
-                                  "balance_weight", "kl_warmup_epochs", "pretrain_epochs", "class_means_init", "pretrain_as")
+                                  "balance_weight", "kl_warmup_epochs", "pretrain_epochs", "class_means_init", "pretrain_as",
+                                  "pretrain_kl_weight")
         self.encoder = encoder
         self.decoder = decoder
         self.bottleneck = bottleneck(in_features=encoder.out_features, out_features=decoder.in_features,
@@ -71,11 +73,14 @@ class ClusteringVAE(BaseModel):
         pretraining = epoch < h.pretrain_epochs
         if epoch == h.pretrain_epochs and h.class_means_init == "kmeans":
             self.start_from_kmeans()
-        # While pretraining: no category or balance term, and a plain VAE (KL to N(0, I)) or an
+        # While pretraining: no category or balance term, and a plain VAE (KL to N(0, I), weighted
+        # pretrain_kl_weight: a beta-VAE, which sets how many dimensions of the code stay in use) or an
         # autoencoder (no KL, z the posterior mean: the log-variance head rests; logvar enters
         # no term with a weight, so nothing can drive it to overflow as in warmup_weight).
         self._autoencoding = pretraining and h.pretrain_as == "autoencoder"
         kl_weight = 0.0 if self._autoencoding else warmup_weight(epoch, h.kl_warmup_epochs)
+        if pretraining:
+            kl_weight *= h.pretrain_kl_weight
         self._weights.copy_(torch.tensor([kl_weight, 0.0 if pretraining else 1.0]))
 
     def on_validation_epoch_end(self):

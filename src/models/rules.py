@@ -75,7 +75,9 @@ RULES = {
         "balance_weight": (lambda v: is_number(v) and v >= 0, "a number >= 0 (0: no balance term)"),
         "kl_warmup_epochs": (lambda v: is_int(v) and v >= 0, "an integer >= 0 (0: no KL warm-up)"),
         "class_means_init": one_of(CLASS_MEANS_INITS),
-        "pretrain_as": one_of(PRETRAIN_AS)},
+        "pretrain_as": one_of(PRETRAIN_AS),
+        # > 0: without a KL term the log-variance head overflows (losses.warmup_weight)
+        "pretrain_kl_weight": (lambda v: is_number(v) and v > 0, "a number > 0 (1: a plain VAE while pretraining)")},
     "src.models.parts.MixturePrior": {
         "latent": positive_int("latent size s"),
         "hidden": (lambda v: v is None or (is_int(v) and v > 0),

@@ -69,6 +69,7 @@ CASES = {
     "model.pretrain_epochs=epochs": (["epochs=3", "model.pretrain_epochs=3"],
                                      ["'model.pretrain_epochs'", "below `epochs`"]),
     "model.class_means_init=gmm": (["model.class_means_init=gmm"], ["'model.class_means_init'", "kmeans"]),
+    "model.pretrain_kl_weight=0": (["model.pretrain_kl_weight=0"], ["'model.pretrain_kl_weight'", "> 0"]),
     "model.pretrain_as=ae": (["model.pretrain_as=ae"], ["'model.pretrain_as'", "autoencoder"]),
     "model.init=he": (["model.init=he"], ["'model.init'", "glorot"]),
     "model.classifier_input=z": (["model.classifier_input=z"], ["'model.classifier_input'", "mean"]),

@@ -130,6 +130,15 @@ def test_pretraining_as_an_autoencoder_drops_the_kl_and_samples_nothing(data_dir
     assert not model._autoencoding  # after training: the VAE's loss, z sampled
 
 
+def test_the_pretraining_kl_weight_scales_the_kl_only_while_pretraining(data_dir):
+    pl.seed_everything(3)
+    model = flat_vae(pretrain_epochs=2, kl_warmup_epochs=4, pretrain_kl_weight=4.0)
+    record, _ = fit(model, data_dir, epochs=3)
+    # (KL weight, clustering on): 4 x the warm-up's weight while pretraining, the warm-up's after
+    expected = [[0.8, 0.0], [1.6, 0.0], [0.6, 1.0]]
+    assert all(got == pytest.approx(row) for got, row in zip(record.weights, expected, strict=True))
+
+
 @pytest.mark.parametrize("hidden", [32, None])
 def test_moving_the_code_leaves_what_is_decoded_unchanged(hidden):
     torch.manual_seed(0)

@@ -19,6 +19,7 @@ from optuna.distributions import (
     IntDistribution,
 )
 
+from hydra_plugins.optuna5_sweeper._claims import Claims
 from hydra_plugins.optuna5_sweeper._search_space import format_value, parse
 from hydra_plugins.optuna5_sweeper._shared import _trial_point
 
@@ -349,6 +350,26 @@ def test_a_claimed_grid_trial_read_between_its_suggestions_is_still_its_point():
     trial.suggest_categorical("x", [1, 2])
     read = study.get_trials(deepcopy=False)[0]
     assert read.params == {"x": 1} and _trial_point(read, ["x", "y"]) == (1, 5)
+
+
+@pytest.mark.parametrize("suggested", [[], ["x"]])
+def test_a_grid_trial_dead_before_all_its_suggestions_is_queued_again_at_its_point(suggested):
+    # A worker killed between claiming a queued point and suggesting it left a trial without
+    # params; queueing those params put back an empty point that no worker of the grid claims
+    # (seen in CI: a restarted sweep ended one point short).
+    study = optuna.create_study()
+    study.enqueue_trial({"x": 1, "y": 5})
+    trial = study.ask()
+    for name in suggested:
+        trial.suggest_categorical(name, [1, 2])
+    dead = study._storage.get_trial(trial._trial_id)
+    study.tell(trial, state=optuna.trial.TrialState.FAIL)
+    claims = Claims()
+    claims.grid = {"x": [1, 2], "y": [5]}
+    claims._requeue(study, dead)
+    (retry,) = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,))
+    assert retry.system_attrs["fixed_params"] == {"x": 1, "y": 5}
+    assert retry.user_attrs["retry_of"] == dead.number
 
 
 @pytest.mark.slow

@@ -147,17 +147,18 @@ def test_evaluate_runs_tasks_again_on_a_finished_run(data_dir, tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("model", ["conv_vae", "seed001_vae"])
 def test_every_lever_switched_on_trains_and_evaluates(model, data_dir, tmp_path):
-    """One epoch pretrained as a plain VAE, then the k-means start and one epoch with every
-    other lever; the paper's form of the loss is what the trial would carry."""
+    """One epoch pretrained as a plain VAE (its KL weighted half), then the k-means start and one
+    epoch with every other lever; the paper's form of the loss is what the trial would carry."""
     result = run_module("src.train", f"model={model}", "levers=all", "scheduler=cosine", "epochs=2",
-                        "model.pretrain_epochs=1", "model.kl_warmup_epochs=2", "latent=5", "layers=2",
+                        "model.pretrain_epochs=1", "model.kl_warmup_epochs=2", "model.pretrain_kl_weight=0.5",
+                        "latent=5", "layers=2",
                         "hidden=32", "dataset.limit=1000", "tasks=[loss,clustering]", f"hydra.run.dir={tmp_path}",
                         env={"DATA_DIR": str(data_dir)})
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     first, second = metrics["history"]
-    # pretraining: a third of the KL (warm-up over 2 epochs), no category or balance term
-    assert first["train_loss"] == pytest.approx(first["train_recon"] + first["train_kl"] / 3, rel=1e-5)
+    # pretraining: half of a third of the KL (warm-up over 2 epochs), no category or balance term
+    assert first["train_loss"] == pytest.approx(first["train_recon"] + first["train_kl"] / 6, rel=1e-5)
     assert second["train_loss"] != pytest.approx(second["train_paper_loss"])  # two thirds of the KL, the balance term
     test = metrics["loss"]["test"]
     assert test["paper_loss"] == pytest.approx(test["recon"] + test["kl"] + test["cat"], rel=1e-5)
@@ -172,3 +173,4 @@ def test_every_lever_switched_on_trains_and_evaluates(model, data_dir, tmp_path)
         assert list(table["clustering"]) == ["kmeans", "kmeans on top 3 principal directions", "Gaussian mixture (diagonal)"]
         assert table["latent"].eq(5).all() and table["acc"].between(0.1, 1).all()
         assert 0 < table["active dims"].iloc[0] <= 5
+        assert table["pretraining"].eq("vae, 1 epochs, KL weight 0.5").all()

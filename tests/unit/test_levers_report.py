@@ -128,6 +128,23 @@ def test_table1_studies_of_one_row_join_the_ablation_with_their_recorded_setting
     assert "seeds 0, 1, 2." in (out / "ablation.md").read_text()
 
 
+def test_one_study_of_one_setting_is_one_row_without_a_difference_to_none(tmp_path):
+    # a Table 1 study at a row of its own: `levers` fixed, recorded on each of its seeds
+    path = tmp_path / "s.log"
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
+    study = optuna.create_study(study_name="table1_s60_n2_m128", storage=storage, direction="maximize")
+    for seed, acc in enumerate([0.82, 0.83, 0.84]):
+        study.add_trial(optuna.trial.create_trial(
+            params={"seed": seed}, distributions={"seed": IntDistribution(0, 2)}, value=acc,
+            user_attrs={**record("recon20", seed, acc, 50 - seed), "levers": "recon20"}))
+    out = tmp_path / "report"
+    main([f"storage={path}", "study=[table1_s60_n2_m128]", f"out={out}"])
+    table = pd.read_csv(out / "ablation.csv", index_col="levers")
+    assert list(table.index) == ["recon20"] and list(table["seeds"]) == [3]
+    assert table.loc["recon20", "acc test (majority) mean"] == pytest.approx(83, abs=1e-4)
+    assert "none not in these studies" in (out / "ablation.md").read_text()
+
+
 def test_curve_shows_the_validation_accuracy_each_trial_reported_at_the_epochs_asked(tmp_path):
     storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(tmp_path / "s.log")))
     study = optuna.create_study(study_name="levers_mnist_e20", storage=storage, direction="maximize")

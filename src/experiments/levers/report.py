@@ -66,7 +66,7 @@ def settings_order(studies: list[optuna.Study]) -> list[str]:
     for study in studies:
         t = next((t for t in study.trials if "levers" in t.distributions), None)
         names = t.distributions["levers"].choices if t else [x.user_attrs.get("levers") for x in study.trials]
-        order += [c for c in names if c is not None and c not in order]
+        order += [c for c in dict.fromkeys(names) if c is not None and c not in order]
     return order
 
 
@@ -120,7 +120,8 @@ def markdown(table: pd.DataFrame, curve=()) -> str:
     shown["seeds"] = table["seeds"].astype(str)
     for column, _, _ in scores(curve):
         shown[column] = [f"{m:.2f} ± {s:.2f}" for m, s in zip(table[f"{column} mean"], table[f"{column} std"])]
-    shown[f"{HEADLINE} vs none"] = [f"{d:+.2f}" if pd.isna(p) else f"{d:+.2f} (p={p:.2g})"
+    shown[f"{HEADLINE} vs none"] = ["none not in these studies" if pd.isna(d) else f"{d:+.2f}" if pd.isna(p)
+                                    else f"{d:+.2f} (p={p:.2g})"
                                     for d, p in zip(table[f"{HEADLINE} vs none"], table[f"{HEADLINE} vs none: Welch p"])]
     shown["label-free pick: seed"] = table["label-free pick: seed"].astype(int).astype(str)
     shown[f"label-free pick: {HEADLINE}"] = [f"{a:.2f}" for a in table[f"label-free pick: {HEADLINE}"]]

@@ -49,14 +49,14 @@ def start_scores(codes: np.ndarray, labels: np.ndarray, k: int, seed: int, dims=
     return {name: clustering_metrics(c, labels, k) for name, c in clusterings.items()}
 
 
-def pretraining(model_cfg) -> str:
-    """What trained the code before the start: `vae, 20 epochs, KL weight 1` and the like."""
-    epochs = model_cfg.get("pretrain_epochs", 0)
-    if not epochs:
+def pretraining(hparams) -> str:
+    """What trained the code before the start (from the model's hyperparameters, its own
+    defaults filled in for runs older than a key): `vae, 20 epochs, KL weight 1` and the like."""
+    if not hparams.pretrain_epochs:
         return "none"
-    if model_cfg.get("pretrain_as", "vae") == "autoencoder":
-        return f"autoencoder, {epochs} epochs"
-    return f"vae, {epochs} epochs, KL weight {model_cfg.get('pretrain_kl_weight', 1.0):g}"
+    if hparams.pretrain_as == "autoencoder":
+        return f"autoencoder, {hparams.pretrain_epochs} epochs"
+    return f"vae, {hparams.pretrain_epochs} epochs, KL weight {hparams.pretrain_kl_weight:g}"
 
 
 def run_rows(run_dir: Path, dims, data_dir: str | None) -> list[dict]:
@@ -70,7 +70,7 @@ def run_rows(run_dir: Path, dims, data_dir: str | None) -> list[dict]:
         codes, labels = zip(*((model.encode(x), y) for x, y in datamodule.batches("train", datamodule.fit_indices)))
     codes, labels = torch.cat(codes).double().numpy(), torch.cat(labels).numpy()
     settings = {"run": str(run_dir), "dataset": cfg.dataset.name, **model.identity, "seed": cfg.seed,
-                "epochs": cfg.epochs, "pretraining": pretraining(cfg.model), "active dims": active_dims(codes)}
+                "epochs": cfg.epochs, "pretraining": pretraining(model.hparams), "active dims": active_dims(codes)}
     scores = start_scores(codes, labels, datamodule.num_classes, cfg.seed, dims)
     return [{**settings, "clustering": name, **{k: s[k] for k in ("acc", "acc_majority", "nmi")}}
             for name, s in scores.items()]

@@ -174,3 +174,4 @@ def test_every_lever_switched_on_trains_and_evaluates(model, data_dir, tmp_path)
         assert table["latent"].eq(5).all() and table["acc"].between(0.1, 1).all()
         assert 0 < table["active dims"].iloc[0] <= 5
         assert table["pretraining"].eq("vae, 1 epochs, KL weight 0.5").all()
+        assert table["val acc at end"].to_list() == pytest.approx([metrics["clustering"]["val"]["acc"]] * 3, abs=1e-4)

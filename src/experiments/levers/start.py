@@ -13,7 +13,10 @@ checkpoints, which stay in their run directories.
 A run of `levers=kmeans_vae20_glorot epochs=21` records the model's own start in its history
 (`kmeans_start_*`, metrics.json) and ends one clustering epoch later: its final weights are
 the code k-means saw, moved by that one epoch (`epochs` must exceed the 20 pretraining epochs).
+The column `val acc at end` is the run's own validation accuracy (Hungarian) when it ended,
+from its metrics.json: what a sweep over such runs would choose settings by.
 """
+import json
 import sys
 from pathlib import Path
 
@@ -70,7 +73,8 @@ def run_rows(run_dir: Path, dims, data_dir: str | None) -> list[dict]:
         codes, labels = zip(*((model.encode(x), y) for x, y in datamodule.batches("train", datamodule.fit_indices)))
     codes, labels = torch.cat(codes).double().numpy(), torch.cat(labels).numpy()
     settings = {"run": str(run_dir), "dataset": cfg.dataset.name, **model.identity, "seed": cfg.seed,
-                "epochs": cfg.epochs, "pretraining": pretraining(model.hparams), "active dims": active_dims(codes)}
+                "epochs": cfg.epochs, "pretraining": pretraining(model.hparams), "active dims": active_dims(codes),
+                "val acc at end": json.loads((run_dir / "metrics.json").read_text())["clustering"]["val"]["acc"]}
     scores = start_scores(codes, labels, datamodule.num_classes, cfg.seed, dims)
     return [{**settings, "clustering": name, **{k: s[k] for k in ("acc", "acc_majority", "nmi")}}
             for name, s in scores.items()]

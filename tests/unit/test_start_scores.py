@@ -1,8 +1,10 @@
 """The clusterings that could start a clustering VAE's clusters, scored on known codes."""
+import json
+
 import numpy as np
 import pytest
 
-from src.experiments.levers.start import active_dims, main, start_scores
+from src.experiments.levers.start import active_dims, main, start_scores, val_acc_at_end
 
 
 def blobs(dims: int = 20, per_class: int = 100, seed: int = 0):
@@ -36,3 +38,9 @@ def test_no_runs_is_one_clear_line():
     with pytest.raises(SystemExit) as stop:
         main([])
     assert "runs=" in str(stop.value)
+
+
+def test_val_acc_at_end_reads_a_finished_run_and_leaves_a_stopped_one_empty(tmp_path):
+    assert val_acc_at_end(tmp_path) is None  # stopped before its end: checkpoints, no metrics.json
+    (tmp_path / "metrics.json").write_text(json.dumps({"clustering": {"val": {"acc": 0.7594}}}))
+    assert val_acc_at_end(tmp_path) == 0.7594

@@ -14,7 +14,8 @@ A run of `levers=kmeans_vae20_glorot epochs=21` records the model's own start in
 (`kmeans_start_*`, metrics.json) and ends one clustering epoch later: its final weights are
 the code k-means saw, moved by that one epoch (`epochs` must exceed the 20 pretraining epochs).
 The column `val acc at end` is the run's own validation accuracy (Hungarian) when it ended,
-from its metrics.json: what a sweep over such runs would choose settings by.
+from its metrics.json: what a sweep over such runs would choose settings by (empty for a run
+stopped before its end).
 """
 import json
 import sys
@@ -62,6 +63,13 @@ def pretraining(hparams) -> str:
     return f"vae, {hparams.pretrain_epochs} epochs, KL weight {hparams.pretrain_kl_weight:g}"
 
 
+def val_acc_at_end(run_dir: Path) -> float | None:
+    """The run's validation accuracy from its metrics.json; None for a run stopped before its
+    end (its checkpoints are there, its metrics.json is not)."""
+    path = run_dir / "metrics.json"
+    return json.loads(path.read_text())["clustering"]["val"]["acc"] if path.is_file() else None
+
+
 def run_rows(run_dir: Path, dims, data_dir: str | None) -> list[dict]:
     from src.runs import load_run
 
@@ -74,7 +82,7 @@ def run_rows(run_dir: Path, dims, data_dir: str | None) -> list[dict]:
     codes, labels = torch.cat(codes).double().numpy(), torch.cat(labels).numpy()
     settings = {"run": str(run_dir), "dataset": cfg.dataset.name, **model.identity, "seed": cfg.seed,
                 "epochs": cfg.epochs, "pretraining": pretraining(model.hparams), "active dims": active_dims(codes),
-                "val acc at end": json.loads((run_dir / "metrics.json").read_text())["clustering"]["val"]["acc"]}
+                "val acc at end": val_acc_at_end(run_dir)}
     scores = start_scores(codes, labels, datamodule.num_classes, cfg.seed, dims)
     return [{**settings, "clustering": name, **{k: s[k] for k in ("acc", "acc_majority", "nmi")}}
             for name, s in scores.items()]

@@ -60,3 +60,9 @@ def test_a_missing_study_names_the_ones_the_storage_holds(tmp_path):
     with pytest.raises(SystemExit) as stop:
         main(["study=nosuch", f"storage={tmp_path / 's.log'}", f"out={tmp_path / 'out'}"])
     assert "study=nosuch" in str(stop.value) and "it holds: screen" in str(stop.value)
+
+
+def test_without_a_study_name_it_says_which_key_is_missing(tmp_path):
+    with pytest.raises(SystemExit) as stop:
+        main([f"out={tmp_path / 'out'}"])
+    assert "study=<name>" in str(stop.value)

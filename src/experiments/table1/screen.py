@@ -2,7 +2,7 @@
 point the sweeper chooses (highest validation accuracy, its objective), as a table with a copy
 of the studies beside it.
 
-    python -m src.experiments.table1.screen study=<name> storage=<journal or URL> [out=<folder>]
+    python -m src.experiments.table1.screen study=<name> [storage=<journal or URL>] [out=<folder>]
 
 A screen is one study of `python -m src.train -m sweep=table1_<dataset> epochs=<short> ...`
 over `layers` and `hidden` at one latent size, one seed, one setting of the levers. Only
@@ -89,9 +89,9 @@ def write_screen(cfg) -> Path:
 
 def main(argv=None) -> None:
     cfg = OmegaConf.merge(DEFAULTS, OmegaConf.from_cli(list(sys.argv[1:] if argv is None else argv)))
-    if not cfg.study or not cfg.storage:
-        sys.exit("error: study=<name> and storage=<journal file or URL> are both needed: the screen's study "
-                 "and where the sweep stored it (its hydra.sweeper.storage).")
+    if not cfg.study:
+        sys.exit("error: study=<name> is needed: the screen's study (its hydra.sweeper.study_name).")
+    cfg.storage = cfg.storage or f"outputs/sweeps/{cfg.study}/study.log"  # the sweeps' default
     cfg.out = cfg.out or f"docs/results/levers/{cfg.study}"
     try:
         print(write_screen(cfg))

@@ -17,7 +17,7 @@ import pandas as pd
 from omegaconf import OmegaConf
 
 from src.experiments.common.studies_copy import STUDIES_COPY, copy_studies
-from src.experiments.levers.report import trials
+from src.experiments.levers.report import provenance, trials
 from src.runtime.errors import UserError
 from src.trials.records import open_studies
 
@@ -78,10 +78,7 @@ def write_screen(cfg) -> Path:
              *([f"Not finished: trials {', '.join(f'#{n} ({s})' for n, s in zip(unfinished['number'], unfinished['state']))}.", ""]
                if len(unfinished) else []),
              f"Rebuild: `python -m src.experiments.table1.screen study={cfg.study} "
-             f"storage={out / STUDIES_COPY} out={out}`", "",
-             f"- commits: {', '.join(sorted(df['commit'].astype(str).unique()))}",
-             f"- devices: {', '.join(sorted(df['device'].astype(str).unique()))}",
-             f"- runs: {len(df)}, training time {df['wall_seconds'].sum() / 3600:.1f} h in all", ""]
+             f"storage={out / STUDIES_COPY} out={out}`", "", *provenance(df), ""]
     (out / "screen.md").write_text("\n".join(lines))
     copy_studies(OmegaConf.create({"storage": cfg.storage, "out": str(out)}), storage, [cfg.study])
     return out / "screen.md"

@@ -145,6 +145,23 @@ def test_one_study_of_one_setting_is_one_row_without_a_difference_to_none(tmp_pa
     assert "none not in these studies" in (out / "ablation.md").read_text()
 
 
+def test_a_model_without_conv_stacks_reports_its_seeds_without_n_and_m(tmp_path):
+    # seed 001's model records layers and hidden as None: its row is dataset, s and epochs
+    path = tmp_path / "s.log"
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
+    study = optuna.create_study(study_name="seed001_mnist_e50", storage=storage, direction="maximize")
+    for seed, acc in [(0, 0.78), (2, 0.84)]:
+        study.add_trial(optuna.trial.create_trial(
+            params={"seed": seed}, distributions={"seed": IntDistribution(0, 2)}, value=acc,
+            user_attrs={**record("none", seed, acc, 37 - seed), "levers": "none", "latent": 20,
+                        "layers": None, "hidden": None, "epochs": 50}))
+    out = tmp_path / "report"
+    main([f"storage={path}", "study=seed001_mnist_e50", f"out={out}"])
+    assert "mnist, s=20, 50 epochs, seeds 0, 2." in (out / "ablation.md").read_text()
+    table = pd.read_csv(out / "ablation.csv", index_col="levers")
+    assert table.loc["none", "acc test (majority) mean"] == pytest.approx(81, abs=1e-4)
+    assert table.loc["none", "label-free pick: seed"] == 2
+
 def test_curve_shows_the_validation_accuracy_each_trial_reported_at_the_epochs_asked(tmp_path):
     storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(tmp_path / "s.log")))
     study = optuna.create_study(study_name="levers_mnist_e20", storage=storage, direction="maximize")

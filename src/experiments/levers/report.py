@@ -135,6 +135,13 @@ def provenance(df: pd.DataFrame) -> list[str]:
             f"- runs: {len(df)}, training time {df['wall_seconds'].sum() / 3600:.1f} h in all"]
 
 
+def row_text(settings: pd.Series) -> str:
+    """The row in the paper's symbols; n and m only for models that have them (not seed 001's)."""
+    shape = [f"{symbol}={int(settings[key])}" for symbol, key in (("s", "latent"), ("n", "layers"), ("m", "hidden"))
+             if pd.notna(settings[key])]
+    return f"{settings['dataset']}, {', '.join(shape)}, {int(settings['epochs'])} epochs"
+
+
 def write_report(cfg) -> Path:
     storage, names = open_studies(cfg.storage)
     wanted = list(cfg.study)
@@ -158,8 +165,7 @@ def write_report(cfg) -> Path:
     settings = df.iloc[0]
     title = " + ".join(wanted)
     lines = [f"# The levers, one at a time: {title}", "",
-             f"{settings['dataset']}, s={int(settings['latent'])}, n={int(settings['layers'])}, "
-             f"m={int(settings['hidden'])}, {int(settings['epochs'])} epochs, seeds {', '.join(str(int(x)) for x in sorted(df['seed'].unique()))}. "
+             f"{row_text(settings)}, seeds {', '.join(str(int(x)) for x in sorted(df['seed'].unique()))}. "
              "Mean ± std over seeds; percent except NMI, the cluster count and the loss.", "",
              markdown(table, cfg.curve), "",
              "The label-free pick is the seed with the lowest training loss in the paper's form "

@@ -162,6 +162,7 @@ def test_a_model_without_conv_stacks_reports_its_seeds_without_n_and_m(tmp_path)
     assert table.loc["none", "acc test (majority) mean"] == pytest.approx(81, abs=1e-4)
     assert table.loc["none", "label-free pick: seed"] == 2
 
+
 def test_curve_shows_the_validation_accuracy_each_trial_reported_at_the_epochs_asked(tmp_path):
     storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(tmp_path / "s.log")))
     study = optuna.create_study(study_name="levers_mnist_e20", storage=storage, direction="maximize")

@@ -145,6 +145,19 @@ def test_one_study_of_one_setting_is_one_row_without_a_difference_to_none(tmp_pa
     assert "none not in these studies" in (out / "ablation.md").read_text()
 
 
+def test_a_setting_with_one_seed_shows_its_value_without_a_spread(tmp_path):
+    path = tmp_path / "s.log"
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
+    study = optuna.create_study(study_name="seed001_fashion_mnist_e50", storage=storage, direction="maximize")
+    study.add_trial(optuna.trial.create_trial(
+        params={"seed": 0}, distributions={"seed": IntDistribution(0, 2)}, value=0.5921,
+        user_attrs={**record("none", 0, 0.5921, 33.5), "levers": "none"}))
+    out = tmp_path / "report"
+    main([f"storage={path}", "study=seed001_fashion_mnist_e50", f"out={out}"])
+    text = (out / "ablation.md").read_text()
+    assert "| 59.21 " in text and "nan" not in text
+
+
 def test_a_model_without_conv_stacks_reports_its_seeds_without_n_and_m(tmp_path):
     # seed 001's model records layers and hidden as None: its row is dataset, s and epochs
     path = tmp_path / "s.log"

@@ -115,11 +115,12 @@ def welch_p(scaled: pd.DataFrame, setting: str) -> float:
 
 
 def markdown(table: pd.DataFrame, curve=()) -> str:
-    """mean ± std in one cell per score, for reading."""
+    """mean ± std in one cell per score, for reading (one seed: its value; it has no std)."""
     shown = pd.DataFrame(index=table.index)
     shown["seeds"] = table["seeds"].astype(str)
     for column, _, _ in scores(curve):
-        shown[column] = [f"{m:.2f} ± {s:.2f}" for m, s in zip(table[f"{column} mean"], table[f"{column} std"])]
+        shown[column] = [f"{m:.2f}" if pd.isna(s) else f"{m:.2f} ± {s:.2f}"
+                         for m, s in zip(table[f"{column} mean"], table[f"{column} std"])]
     shown[f"{HEADLINE} vs none"] = ["none not in these studies" if pd.isna(d) else f"{d:+.2f}" if pd.isna(p)
                                     else f"{d:+.2f} (p={p:.2g})"
                                     for d, p in zip(table[f"{HEADLINE} vs none"], table[f"{HEADLINE} vs none: Welch p"])]

@@ -30,7 +30,7 @@ class OptunaSweeper(Sweeper):
             print(f"error: {exc}", file=sys.stderr, flush=True)
             sys.exit(2)
         except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM; the runner has recorded its trials
-            print(f"stopped ({exc or 'interrupted'}): a trial that was running is marked FAIL "
-                  "(a grid point is queued again); run the same command to go on.",
+            print(f"stopped ({exc or 'interrupted'}): any trial this process was running is marked FAIL "
+                  "(a grid point is queued again; the lines above name it); run the same command to go on.",
                   file=sys.stderr, flush=True)
             sys.exit(130)

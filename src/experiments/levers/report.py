@@ -25,6 +25,7 @@ import pandas as pd
 from omegaconf import OmegaConf
 
 from src.experiments.common.studies_copy import copy_studies
+from src.experiments.table1.rows import cells
 from src.runtime.errors import UserError
 from src.trials.records import open_studies
 
@@ -119,8 +120,7 @@ def markdown(table: pd.DataFrame, curve=()) -> str:
     shown = pd.DataFrame(index=table.index)
     shown["seeds"] = table["seeds"].astype(str)
     for column, _, _ in scores(curve):
-        shown[column] = [f"{m:.2f}" if pd.isna(s) else f"{m:.2f} ± {s:.2f}"
-                         for m, s in zip(table[f"{column} mean"], table[f"{column} std"])]
+        shown[column] = cells(table, column)
     shown[f"{HEADLINE} vs none"] = ["none not in these studies" if pd.isna(d) else f"{d:+.2f}" if pd.isna(p)
                                     else f"{d:+.2f} (p={p:.2g})"
                                     for d, p in zip(table[f"{HEADLINE} vs none"], table[f"{HEADLINE} vs none: Welch p"])]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from src.experiments.clustering.report import NOT_RUN
+from src.experiments.common.cells import NOT_RUN
 from tests.conftest import data_env
 from tests.helpers.markdown import rows_by_name
 from tests.helpers.processes import run_module

@@ -24,12 +24,11 @@ from omegaconf import DictConfig
 
 from hydra_plugins.optuna5_sweeper.storage import masked
 from src.experiments.bakeoff import published
+from src.experiments.common.cells import DATASET_TITLES, NOT_RUN, mean_std
 from src.experiments.common.studies_copy import STUDIES_COPY, copy_studies, reported_studies
 from src.runtime.errors import UserError
 from src.trials.records import open_studies, records_of
 
-NOT_RUN = "not run"
-TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
 # (record key, column title, digits): the scores a table shows, as the trials record them
 FEATURES = [("test_bce", "reconstruction BCE", 2), ("probe_code_test_acc", "linear probe", 4),
             ("probe_raw_pixels_test_acc", "probe on raw pixels", 4),
@@ -73,12 +72,9 @@ def trial_table(r: DictConfig, records: list[dict]) -> pd.DataFrame:
 
 
 def cell(values: pd.Series, digits: int) -> str:
-    values = values.dropna()
-    if values.empty:
-        return NOT_RUN
-    if len(values) == 1:
-        return f"{values.iloc[0]:.{digits}f} (1 seed)"
-    return f"{values.mean():.{digits}f} ± {values.std():.{digits}f} ({len(values)})"
+    """mean_std with the number of seeds beside it."""
+    seeds = values.notna().sum()
+    return mean_std(values, digits) + (" (1 seed)" if seeds == 1 else f" ({seeds})" if seeds else "")
 
 
 def published_cell(table: dict, dataset: str, model: str, digits: int) -> str:
@@ -180,7 +176,7 @@ def latent_maps(df: pd.DataFrame, dataset: str, protocol: str, models: list[str]
     for ax in list(axes.flat)[len(found):]:
         ax.axis("off")
     axes.flat[0].legend(markerscale=6, fontsize=7, loc="best")
-    fig.suptitle(f"{TITLES[dataset]} test codes, {'latent 20 (UMAP)' if protocol == 'features' else 'latent 2'}")
+    fig.suptitle(f"{DATASET_TITLES[dataset]} test codes, {'latent 20 (UMAP)' if protocol == 'features' else 'latent 2'}")
     fig.tight_layout()
     target.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(target, dpi=70)
@@ -192,7 +188,7 @@ def provenance(df: pd.DataFrame) -> list[str]:
     lines = []
     for dataset, runs in df.groupby("dataset"):
         minutes = runs.groupby("protocol")["wall_seconds"].mean() / 60
-        lines.append(f"- {TITLES[dataset]}: {len(runs)} trials, commits {', '.join(sorted(runs['commit'].unique()))}; "
+        lines.append(f"- {DATASET_TITLES[dataset]}: {len(runs)} trials, commits {', '.join(sorted(runs['commit'].unique()))}; "
                      f"devices {', '.join(sorted(runs['device'].unique()))}; "
                      f"{runs['wall_seconds'].sum() / 3600:.2f} h of trial time in all, "
                      + ", ".join(f"{m:.1f} min per {p} run" for p, m in minutes.items()))
@@ -226,7 +222,7 @@ def build_report(r: DictConfig) -> Path:
              "Rebuild: `python -m src.bakeoff bakeoff.run=false bakeoff.storage=docs/results/bakeoff/studies.log`; "
              "rerun: `python -m src.bakeoff` (resumes).", ""]
     for dataset in r.datasets:
-        title = TITLES[dataset]
+        title = DATASET_TITLES[dataset]
         features = features_table(df, dataset, models)
         lines += [f"## {title}", "", "### Reconstruction, linear probe and k-means on the code (latent 20)", "",
                   features.to_markdown(index=False), ""]
@@ -251,7 +247,7 @@ def build_report(r: DictConfig) -> Path:
         maps = [(p, latent_maps(df, dataset, p, models, out)) for p in ("features", "anomaly")]
         if shown or any(f for _, f in maps):
             lines += ["### Pictures (seed 0)", ""]
-            lines += [f"![{TITLES[dataset]} latent maps, {p}]({f})" for p, f in maps if f] + [""]
+            lines += [f"![{DATASET_TITLES[dataset]} latent maps, {p}]({f})" for p, f in maps if f] + [""]
             lines += [f"- {m} ({p}): " + ", ".join(f"[{name}]({f})" for name, f in files) for m, p, files in shown]
             lines.append("")
     lines += ["## KMNIST", "", "not run: ae_bakeoff's third data set has no offline copy on the machines this "

@@ -22,13 +22,12 @@ from omegaconf import DictConfig
 
 from hydra_plugins.optuna5_sweeper.storage import masked
 from src.experiments.clustering.published import published
+from src.experiments.common.cells import DATASET_TITLES, NOT_RUN, mean_std
 from src.experiments.common.studies_copy import STUDIES_COPY, copy_studies, reported_studies
 from src.runtime.errors import UserError
 from src.trials.records import open_studies, records_of, select
 
 DATASETS = ("mnist", "fashion_mnist")
-TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
-NOT_RUN = "not run"
 SCORES = ("acc", "acc_majority", "nmi", "ari")
 
 
@@ -122,15 +121,6 @@ def other_trials(r: DictConfig) -> list[dict]:
     return rows
 
 
-def cell(values: pd.Series, scale: float, digits: int) -> str:
-    values = values.dropna() * scale
-    if values.empty:
-        return NOT_RUN
-    if len(values) == 1:
-        return f"{values.iloc[0]:.{digits}f}"
-    return f"{values.mean():.{digits}f} ± {values.std():.{digits}f}"
-
-
 def methods(r: DictConfig) -> list[tuple[str, str | None]]:
     """The table's rows and their published keys."""
     own = [("k-means on pixels", "kmeans_pixels")]
@@ -145,12 +135,12 @@ def table(df: pd.DataFrame, r: DictConfig, dataset: str) -> pd.DataFrame:
     for method, key in methods(r):
         mine = df[(df["dataset"] == dataset) & (df["method"] == method)] if len(df) else df
         rows.append({"method": method, "seeds": len(mine) or NOT_RUN,
-                     "ACC test (Hungarian, %)": cell(mine.get("acc", pd.Series()), 100, 2),
-                     "ACC test (majority, %)": cell(mine.get("acc_majority", pd.Series()), 100, 2),
-                     "NMI test": cell(mine.get("nmi", pd.Series()), 1, 3),
-                     "ARI test": cell(mine.get("ari", pd.Series()), 1, 3),
-                     "ACC val (Hungarian, %)": cell(mine.get("val_acc", pd.Series(dtype=float)), 100, 2),
-                     "minutes per run": cell(mine.get("wall_seconds", pd.Series()), 1 / 60, 1),
+                     "ACC test (Hungarian, %)": mean_std(mine.get("acc", pd.Series()) * 100, 2),
+                     "ACC test (majority, %)": mean_std(mine.get("acc_majority", pd.Series()) * 100, 2),
+                     "NMI test": mean_std(mine.get("nmi", pd.Series()), 3),
+                     "ARI test": mean_std(mine.get("ari", pd.Series()), 3),
+                     "ACC val (Hungarian, %)": mean_std(mine.get("val_acc", pd.Series(dtype=float)) * 100, 2),
+                     "minutes per run": mean_std(mine.get("wall_seconds", pd.Series()) / 60, 1),
                      "published (its protocol)": published(key, dataset)})
     return pd.DataFrame(rows)
 
@@ -173,7 +163,7 @@ def figure(df: pd.DataFrame, r: DictConfig, dataset: str, out: Path) -> str | No
     ax.set_yticks(range(len(shown)), [textwrap.fill(m, 60) for m in shown], fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel("test accuracy, Hungarian (%); bar: mean ± std over seeds; dots: seeds")
-    ax.set_title(f"{TITLES[dataset]}: clustering on the test images")
+    ax.set_title(f"{DATASET_TITLES[dataset]}: clustering on the test images")
     fig.subplots_adjust(left=0.4, right=0.97, bottom=0.8 / fig.get_size_inches()[1])  # room for the names, wrapped
     target = out / "figures" / f"accuracy_{dataset}.png"
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -240,10 +230,10 @@ def build_report(r: DictConfig) -> Path:
              + f"`; rerun: `python -m src.clustering {pretraining_args(r)} "
                f"clustering.dec_epochs={r.dec_epochs}` (resumes).", ""]
     for dataset in r.datasets:
-        lines += [f"## {TITLES[dataset]}", "", table(df, r, dataset).to_markdown(index=False), ""]
+        lines += [f"## {DATASET_TITLES[dataset]}", "", table(df, r, dataset).to_markdown(index=False), ""]
         picture = figure(df, r, dataset, out)
         if picture:
-            lines += [f"![{TITLES[dataset]}: accuracy per method]({picture})", ""]
+            lines += [f"![{DATASET_TITLES[dataset]}: accuracy per method]({picture})", ""]
     lines += ["## Sources and runs", ""]
     for source, runs in sorted(df.groupby("source"), key=lambda item: item[0] != "clustering"):  # this one first
         where = "this experiment's studies (`studies.log` here)" if source == "clustering" else f"`{source}`"

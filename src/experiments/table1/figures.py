@@ -11,8 +11,8 @@ import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 from scipy.optimize import linear_sum_assignment  # noqa: E402
 
+from src.experiments.common.cells import DATASET_TITLES, NOT_RUN  # noqa: E402
 from src.experiments.table1 import paper  # noqa: E402
-from src.experiments.table1.rows import DATASET_TITLES, NOT_RUN  # noqa: E402
 from src.runs import load_run  # noqa: E402
 from src.tasks.pictures import save_cluster_grid, tile  # noqa: E402
 from src.tasks.scores import contingency  # noqa: E402

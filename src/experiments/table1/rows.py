@@ -11,11 +11,10 @@ import optuna
 import pandas as pd
 from omegaconf import DictConfig
 
+from src.experiments.common.cells import DATASET_TITLES, NOT_RUN
 from src.experiments.table1 import paper
 from src.experiments.table1.studies import best_point, levers_of, settings
 
-NOT_RUN = "not run"
-DATASET_TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
 # (column, record key, scale): scores are fractions in the records, percent in the report
 SCORES = [("loss train", "train_loss", 1), ("loss test", "test_loss", 1),
           ("acc train (majority)", "train_acc_majority", 100), ("acc test (majority)", "test_acc_majority", 100),

@@ -24,8 +24,8 @@ import optuna
 import pandas as pd
 from omegaconf import OmegaConf
 
+from src.experiments.common.cells import cells
 from src.experiments.common.studies_copy import copy_studies
-from src.experiments.table1.rows import cells
 from src.runtime.errors import UserError
 from src.trials.records import open_studies
 

@@ -26,11 +26,11 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from hydra_plugins.optuna5_sweeper.storage import masked
-from src.experiments.common.cells import DATASET_TITLES, NOT_RUN
+from src.experiments.common.cells import DATASET_TITLES, NOT_RUN, cell, cells
 from src.experiments.common.studies_copy import STUDIES_COPY, copy_studies, reported_studies
 from src.experiments.table1 import paper
 from src.experiments.table1.figures import Figures
-from src.experiments.table1.rows import Rows, cell, cells, signed, unique_runs
+from src.experiments.table1.rows import Rows, signed, unique_runs
 from src.experiments.table1.studies import levers_of, settings
 from src.runtime.errors import UserError, exit_with
 from src.runtime.paths import CONF_DIR, ROOT

@@ -1,6 +1,6 @@
 """Table 1's rows from the finished runs, as pandas tables: our best (n, m) per s against the
 paper's row, the flat baselines, and where the runs came from. Numbers only; report.py
-writes them (CSV as they are, markdown through `cell`).
+writes them (CSV as they are, markdown through common/cells.py).
 
 A row is a Table 1 row under one setting of conf/levers/ (`levers`: `none` is the paper as
 described; others beside it, in `reproduce.levers` order). A score appears as two columns,
@@ -11,7 +11,7 @@ import optuna
 import pandas as pd
 from omegaconf import DictConfig
 
-from src.experiments.common.cells import DATASET_TITLES, NOT_RUN
+from src.experiments.common.cells import NOT_RUN
 from src.experiments.table1 import paper
 from src.experiments.table1.studies import best_point, levers_of, settings
 
@@ -59,18 +59,6 @@ def summary(runs: pd.DataFrame, columns: list[str], prefix: str = "") -> pd.Data
     stats[f"{prefix}pick seed"] = picks["seed"]
     stats[f"{prefix}pick acc test (majority)"] = picks["acc test (majority)"]
     return stats
-
-
-def cell(row: pd.Series, column: str, prefix: str = "", digits: int = 2) -> str:
-    """A score's markdown cell: mean ± std over the seeds, the value for one seed, or not run."""
-    seeds = row[f"{prefix}seeds"]
-    mean, std = row[f"{column} mean"], row[f"{column} std"]
-    return NOT_RUN if seeds == 0 else f"{mean:.{digits}f}" if seeds == 1 else f"{mean:.{digits}f} ± {std:.{digits}f}"
-
-
-def cells(frame: pd.DataFrame, column: str, prefix: str = "", digits: int = 2) -> list[str]:
-    """`cell` for every row of the frame."""
-    return [cell(row, column, prefix, digits) for _, row in frame.iterrows()]
 
 
 def signed(value) -> str:
